@@ -1,0 +1,96 @@
+/* The demo's Talk stand-in, client side: the same API as Talk 4 (Coral.Talk.render) and
+ * Coral 5 (Coral.createStreamEmbed), drawing a small comment box instead of Talk's iframe.
+ * It sends the token to the stand-in server exactly as Talk's client would, and reports
+ * every answer as a `standin:auth` event so the demo's QA panel can show it. */
+(function () {
+  'use strict';
+  function h(tag, attrs, text) {
+    var el = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { el.setAttribute(k, attrs[k]); });
+    if (text !== undefined) { el.textContent = text; }
+    return el;
+  }
+
+  function Stream(el, root, assetUrl, token) {
+    this.el = el; this.root = root.replace(/\/$/, ''); this.asset = assetUrl; this.token = token || null;
+    el.innerHTML = '';
+    var box = h('section', { 'class': 'standin', 'aria-label': 'Comments' });
+    this.status = h('p', { 'class': 'standin-status', role: 'status', 'data-testid': 'standin-status' }, 'Loading comments…');
+    this.list = h('ol', { 'class': 'standin-comments' });
+    this.form = h('form', { 'class': 'standin-form', hidden: '' });
+    var id = el.id + '-comment';
+    this.form.appendChild(h('label', { 'for': id }, 'Your comment'));
+    this.textarea = h('textarea', { id: id, rows: '3', required: '' });
+    this.form.appendChild(this.textarea);
+    this.form.appendChild(h('button', { type: 'submit' }, 'Post comment'));
+    box.appendChild(h('p', { 'class': 'standin-badge' }, 'Talk stand-in (demo)'));
+    box.appendChild(this.status); box.appendChild(this.form); box.appendChild(this.list);
+    el.appendChild(box);
+    var self = this;
+    this.form.addEventListener('submit', function (e) { e.preventDefault(); self.post(); });
+    this.authenticate();
+    this.loadComments();
+  }
+
+  Stream.prototype.report = function (detail) {
+    this.el.dispatchEvent(new CustomEvent('standin:auth', { bubbles: true, detail: detail }));
+  };
+
+  Stream.prototype.authenticate = function () {
+    var self = this;
+    if (!this.token) {
+      this.status.textContent = 'You are not signed in. Sign in on the site to comment.';
+      this.form.hidden = true;
+      this.report({ status: 204, body: null });
+      return Promise.resolve();
+    }
+    return fetch(this.root + '/api/v1/auth', { headers: { Authorization: 'Bearer ' + this.token } })
+      .then(function (r) { return r.json().then(function (body) { return { status: r.status, body: body }; }); })
+      .then(function (answer) {
+        self.report(answer);
+        if (answer.status === 200 && answer.body.user) {
+          self.status.textContent = 'Commenting as ' + answer.body.user.username;
+          self.form.hidden = false;
+        } else {
+          var why = answer.body && answer.body.report ? (answer.body.report.reason ||
+            ('user lookup answered ' + (answer.body.report.lookup || {}).status)) : 'unknown';
+          self.status.textContent = 'Talk refused the sign-in: ' + why;
+          self.form.hidden = true;
+        }
+      });
+  };
+
+  Stream.prototype.loadComments = function () {
+    var self = this;
+    return fetch(this.root + '/api/v1/comments?asset_url=' + encodeURIComponent(this.asset))
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        self.list.innerHTML = '';
+        data.comments.forEach(function (c) {
+          var li = h('li'); li.appendChild(h('strong', {}, c.author)); li.appendChild(document.createTextNode(': ' + c.body));
+          self.list.appendChild(li);
+        });
+      });
+  };
+
+  Stream.prototype.post = function () {
+    var self = this;
+    fetch(this.root + '/api/v1/comments?asset_url=' + encodeURIComponent(this.asset), {
+      method: 'POST',
+      headers: { Authorization: 'Bearer ' + this.token, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ body: this.textarea.value })
+    }).then(function (r) { if (r.ok) { self.textarea.value = ''; } return self.loadComments(); });
+  };
+
+  Stream.prototype.login = function (token) { this.token = token; return this.authenticate(); };
+  Stream.prototype.logout = function () { this.token = null; return this.authenticate(); };
+
+  window.Coral = window.Coral || {};
+  window.Coral.Talk = {
+    render: function (el, opts) { return new Stream(el, opts.talk, opts.asset_url, opts.auth_token); }
+  };
+  window.Coral.createStreamEmbed = function (opts) {
+    var el = document.getElementById(opts.id || 'coral-embed-stream');
+    return new Stream(el, opts.rootURL, opts.storyURL, opts.accessToken);
+  };
+})();

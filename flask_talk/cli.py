@@ -1,0 +1,183 @@
+"""``flask talk ...``: manage users and tokens, and compare the site's settings with Talk's."""
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import sys
+import time
+from typing import Any
+
+import click
+from flask.cli import AppGroup
+
+from .config import DEFAULTS
+from .config import SHARED_WITH_TALK
+from .config import apply_defaults
+from .config import load_settings
+from .errors import ConfigurationError
+from .errors import TokenError
+from .state import get_state
+
+talk_cli = AppGroup("talk", help="flask-talk: users, tokens and Talk settings.")
+
+
+@talk_cli.command("create-user")
+@click.argument("username")
+@click.option("--email", required=True, help="The reader's e-mail address.")
+@click.option("--id", "user_id", help="User id (default: the username).")
+@click.option("--display-name", default=None)
+@click.password_option(help="Prompted for when not given.")
+def create_user(username: str, email: str, user_id: str | None, display_name: str | None,
+                password: str) -> None:
+    """Add a reader to the default SQLite user store."""
+    users = get_state().users
+    if not hasattr(users, "create"):
+        raise click.ClickException("this app uses its own user store; add users there")
+    try:
+        user = users.create(user_id or username, username, email, password, display_name)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created user {user['id']} ({user['username']})")
+
+
+@talk_cli.command("issue-token")
+@click.argument("user_id")
+def issue_token(user_id: str) -> None:
+    """Print a token for USER_ID, signed as the site signs them."""
+    state = get_state()
+    user = state.users.get(user_id)
+    if user is None:
+        raise click.ClickException(f"no user with id {user_id!r}")
+    from .users import profile_of
+
+    try:
+        minted = state.codec.mint(profile_of(user))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(minted.token)
+
+
+@talk_cli.command("verify-token")
+@click.argument("token")
+def verify_token(token: str) -> None:
+    """Print the claims of TOKEN, or exactly why it is refused (exit status 1)."""
+    state = get_state()
+    try:
+        claims = state.codec.verify(token.strip())
+    except TokenError as exc:
+        click.echo(f"refused ({exc.code}): {exc.reason}", err=True)
+        sys.exit(1)
+    revoked = state.store.is_revoked(claims["jti"])
+    click.echo(json.dumps(claims, indent=2, sort_keys=True))
+    left = claims["exp"] - time.time()
+    click.echo(f"valid for another {int(left)} s" + (" but REVOKED" if revoked else ""), err=True)
+    if revoked:
+        sys.exit(1)
+
+
+@talk_cli.command("revoke")
+@click.argument("jti")
+@click.option("--until", type=float, default=None, help="Unix time (default: now + token lifetime).")
+def revoke(jti: str, until: float | None) -> None:
+    """Refuse the token id JTI on /talk/user until it would have expired."""
+    state = get_state()
+    state.store.revoke(jti, until or time.time() + state.settings.expiry_seconds)
+    click.echo(f"revoked {jti}")
+
+
+@talk_cli.command("gen-secret")
+@click.option("--alg", default="HS256", show_default=True,
+              type=click.Choice(["HS256", "HS384", "HS512", "RS256", "ES256", "PS256"]))
+@click.option("--kid", default=None, help="Key id to put in the JSON (asymmetric keys).")
+def gen_secret(alg: str, kid: str | None) -> None:
+    """Print a new TALK_JWT_SECRET value for ALG (a key pair as JSON for RS/ES/PS)."""
+    if alg.startswith("HS"):
+        size = {"HS256": 32, "HS384": 48, "HS512": 64}[alg]
+        click.echo("base64:" + base64.b64encode(secrets.token_bytes(size)).decode())
+        click.echo("(decodes to binary: prefer a text secret? use the line below instead)", err=True)
+        click.echo(secrets.token_urlsafe(size + size // 2), err=True)
+        return
+    from joserfc.jwk import ECKey
+    from joserfc.jwk import RSAKey
+
+    key = ECKey.generate_key("P-256") if alg == "ES256" else RSAKey.generate_key(2048)
+    value: dict[str, Any] = {
+        "private": key.as_pem(private=True).decode(),
+        "public": key.as_pem(private=False).decode(),
+    }
+    if kid:
+        value["kid"] = kid
+    click.echo(json.dumps(value))
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """``KEY=value`` lines (``export``, quotes and comments allowed), as dotenv and Docker read them."""
+    values: dict[str, str] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if not line or line.startswith("#") or "=" not in line:
+                continue
+            key, _, value = line.removeprefix("export ").partition("=")
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            values[key.strip()] = value
+    return values
+
+
+def compare_settings(site: dict[str, Any], talk_env: dict[str, str]) -> list[str]:
+    """Human-readable disagreements between the site's settings and a Talk env file."""
+    talk: dict[str, Any] = dict(talk_env)
+    apply_defaults(talk, environ={})
+    problems = []
+    try:
+        site_settings = load_settings(site)
+    except ConfigurationError as exc:
+        return [f"the site's own settings are invalid: {exc}"]
+    try:
+        talk_settings = load_settings(talk)
+    except ConfigurationError as exc:
+        return [f"the Talk env file is invalid: {exc}"]
+    checks = [
+        ("TALK_JWT_ALG", site_settings.alg, talk_settings.alg),
+        ("TALK_JWT_ISSUER", site_settings.issuer, talk_settings.issuer),
+        ("TALK_JWT_AUDIENCE", site_settings.audience, talk_settings.audience),
+        ("TALK_JWT_USER_ID_CLAIM", site_settings.user_id_claim, talk_settings.user_id_claim),
+    ]
+    for key, mine, theirs in checks:
+        if mine != theirs:
+            problems.append(f"{key}: the site uses {mine!r}, Talk uses {theirs!r}")
+    site_keys = [(e.kid, e.verify_key.as_dict(private=False)) for e in site_settings.keys.entries]
+    talk_keys = {e.kid: e.verify_key.as_dict(private=False) for e in talk_settings.keys.entries}
+    signer_kid, signer_key = site_keys[0]
+    if talk_settings.keys.require_kid:
+        if talk_keys.get(signer_kid) != signer_key:
+            problems.append("TALK_JWT_SECRETS: Talk has no key with the site's signing kid and secret")
+    elif list(talk_keys.values())[0] != signer_key:
+        name = "TALK_JWT_SECRETS" if site_settings.keys.require_kid else "TALK_JWT_SECRET"
+        problems.append(f"{name}: the site signs with a different secret than Talk verifies with")
+    if site_settings.expiry_seconds != talk_settings.expiry_seconds:
+        problems.append(
+            f"TALK_JWT_EXPIRY: the site's tokens last {site_settings.expiry_seconds:g} s, "
+            f"Talk's own {talk_settings.expiry_seconds:g} s (allowed, but probably unintended)"
+        )
+    return problems
+
+
+@talk_cli.command("check-env")
+@click.argument("env_file", type=click.Path(exists=True, dir_okay=False))
+def check_env(env_file: str) -> None:
+    """Compare ENV_FILE (Talk's environment) with the site's settings; exit 1 on disagreement."""
+    from flask import current_app
+
+    site = {key: current_app.config.get(key) for key in DEFAULTS}
+    problems = compare_settings(site, read_env_file(env_file))
+    for key in SHARED_WITH_TALK:
+        if not any(p.startswith(key) for p in problems):
+            click.echo(f"ok       {key}")
+    for problem in problems:
+        click.echo(f"MISMATCH {problem}")
+    if problems:
+        sys.exit(1)

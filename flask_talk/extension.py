@@ -1,0 +1,146 @@
+"""``TalkAuth``: the Flask extension object that wires settings, stores, routes and CLI."""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import generate_csrf
+
+from .config import apply_defaults
+from .config import load_settings
+from .embed import talk_embed
+from .keys import require_signer
+from .security import harden_session_cookie
+from .state import EXTENSION_KEY
+from .state import TalkState
+from .stores import RedisStateStore
+from .stores import SQLiteStateStore
+from .stores import StateStore
+from .tokens import TokenCodec
+from .tokens import TokenPolicy
+from .users import SQLiteUserStore
+from .users import UserStore
+
+logger = logging.getLogger("flask_talk")
+
+
+class _CallbackUsers:
+    """A :class:`UserStore` made of the site's registered callbacks."""
+
+    def __init__(self, find: Callable[[str], Any], check: Callable[[str, str], Any] | None) -> None:
+        self._find = find
+        self._check = check
+
+    def get(self, user_id: str) -> Any | None:
+        return self._find(user_id)
+
+    def authenticate(self, username: str, password: str) -> Any | None:
+        if self._check is None:
+            raise RuntimeError("no credentials checker registered: use @talk.credentials_checker")
+        return self._check(username, password)
+
+
+class TalkAuth:
+    """Make a Flask app the identity provider of an embedded Talk comment stream.
+
+    ``TalkAuth(app)`` or ``talk = TalkAuth(); talk.init_app(app)``. Reads the ``TALK_*``
+    settings (app config, then environment), refuses to start on a bad one, and registers
+    the ``talk`` blueprint at ``TALK_URL_PREFIX`` (``/talk``), the ``talk_embed()`` Jinja
+    global and the ``flask talk`` commands.
+
+    :param app: the app to set up now, or ``None`` to call :meth:`init_app` later.
+    :param users: a ready user store (``get(id)``, ``authenticate(username, password)``);
+        by default the SQLite store in the instance folder, or the registered callbacks.
+    :param store: the revocation / rate-limit store; by default Redis when
+        ``TALK_REDIS_URL`` is set, else the SQLite file.
+    """
+
+    def __init__(self, app: Flask | None = None, *, users: UserStore | None = None,
+                 store: StateStore | None = None) -> None:
+        self._users = users
+        self._store = store
+        self._find_user: Callable[[str], Any] | None = None
+        self._check_credentials: Callable[[str, str], Any] | None = None
+        self._profile_loaders: list[Callable[[Any], dict[str, Any]]] = []
+        if app is not None:
+            self.init_app(app)
+
+    # -- hooks ----------------------------------------------------------------------------
+
+    def user_loader(self, callback: Callable[[str], Any]) -> Callable[[str], Any]:
+        """Register ``callback(user_id: str) -> user | None``, used instead of the SQLite store.
+
+        A user is a mapping or an object with ``id``, ``username``, ``email`` (and optional
+        ``display_name``, ``badges``, ``role``, ``url``, ``avatar``).
+        """
+        self._find_user = callback
+        return callback
+
+    def credentials_checker(self, callback: Callable[[str, str], Any]) -> Callable[[str, str], Any]:
+        """Register ``callback(username, password) -> user | None`` for ``/talk/login``."""
+        self._check_credentials = callback
+        return callback
+
+    def profile_loader(self, callback: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+        """Register ``callback(user) -> dict`` of extra profile fields (Coral ``badges``, ``role``...)."""
+        self._profile_loaders.append(callback)
+        return callback
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _database_path(self, app: Flask, configured: str | None) -> str:
+        return configured or os.path.join(app.instance_path, "flask_talk.sqlite3")
+
+    def _make_users(self, app: Flask, database: str) -> UserStore:
+        if self._users is not None:
+            return self._users
+        if self._find_user is not None:
+            return _CallbackUsers(self._find_user, self._check_credentials)
+        return SQLiteUserStore(database)
+
+    def init_app(self, app: Flask) -> None:
+        """Check the settings and register everything on ``app``; raises ``ConfigurationError``."""
+        apply_defaults(app.config)
+        settings = load_settings(app.config)
+        require_signer(settings.keys)
+        if not app.config.get("SECRET_KEY"):
+            raise RuntimeError("SECRET_KEY: flask-talk needs the app's SECRET_KEY for sessions and CSRF")
+        database = self._database_path(app, settings.database)
+        if self._store is not None:
+            store = self._store
+        elif settings.redis_url:
+            store = RedisStateStore(settings.redis_url)
+        else:
+            store = SQLiteStateStore(database)
+        policy = TokenPolicy(
+            token_format=settings.token_format,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            expiry_seconds=settings.expiry_seconds,
+            user_id_claim=settings.user_id_claim,
+            leeway_seconds=settings.leeway_seconds,
+            allow_email_ids=settings.allow_email_ids,
+        )
+        state = TalkState(
+            settings=settings,
+            codec=TokenCodec(settings.keys, policy),
+            store=store,
+            users=self._make_users(app, database),
+            profile_loaders=self._profile_loaders,
+            talk_base=settings.talk_url or app.config.get("TALK_STANDIN_URL"),
+        )
+        app.extensions[EXTENSION_KEY] = state
+        harden_session_cookie(app)
+
+        from .cli import talk_cli
+        from .views import bp
+
+        app.register_blueprint(bp, url_prefix=settings.url_prefix or None)
+        app.jinja_env.globals["talk_embed"] = talk_embed
+        app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
+        app.cli.add_command(talk_cli)
+        logger.info("flask-talk: %s tokens, %s, store %s", settings.token_format, settings.alg,
+                    "redis" if settings.redis_url else "sqlite")

@@ -1,0 +1,102 @@
+"""Who is reading: the signed-in reader of this request, and logging readers in and out.
+
+flask-talk keeps two keys in the Flask session: the user id and a random session id that
+ties the tokens minted for this sign-in together, so logout can revoke all of them. A
+site on Flask-Login is recognised and its ``current_user`` is used instead of our key.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from flask import current_app
+from flask import g
+from flask import session
+
+from .state import get_state
+from .stores import session_key
+from .users import profile_of
+
+USER_KEY = "_talk_user_id"
+SID_KEY = "_talk_sid"
+
+
+def _flask_login_user() -> Any | None:
+    if not hasattr(current_app, "login_manager"):
+        return None
+    from flask_login import current_user
+
+    return current_user if current_user.is_authenticated else None
+
+
+def session_id() -> str:
+    """The random id of this sign-in, created on first use (Flask-Login sites)."""
+    if SID_KEY not in session:
+        session[SID_KEY] = secrets.token_urlsafe(18)
+    return session[SID_KEY]  # type: ignore[no-any-return]
+
+
+def current_reader() -> dict[str, Any] | None:
+    """The signed-in reader's profile, or ``None``. Cached on ``g`` for the request.
+
+    A session that was signed out elsewhere (its id revoked) counts as anonymous, so a
+    copied cookie stops working at logout even though Flask's session lives in the cookie.
+    """
+    if "_talk_reader" in g:
+        return g._talk_reader  # type: ignore[no-any-return]
+    state = get_state()
+    user = _flask_login_user()
+    if user is None and session.get(USER_KEY):
+        if state.store.is_revoked(session_key(session.get(SID_KEY, ""))):
+            session.clear()
+        else:
+            user = state.users.get(session[USER_KEY])
+    reader = None
+    if user is not None:
+        reader = profile_of(user)
+        for loader in state.profile_loaders:
+            reader.update(loader(user) or {})
+    g._talk_reader = reader
+    return reader
+
+
+def log_in(user: Any) -> dict[str, Any]:
+    """Start a fresh session for ``user``: the old session's contents are dropped (rotation)."""
+    profile = profile_of(user)
+    session.clear()
+    session[USER_KEY] = profile["id"]
+    session[SID_KEY] = secrets.token_urlsafe(18)
+    if hasattr(current_app, "login_manager") and hasattr(user, "get_id"):
+        from flask_login import login_user
+
+        login_user(user)
+    g.pop("_talk_reader", None)
+    return profile
+
+
+def log_out() -> int:
+    """Revoke this sign-in and every token minted for it, then clear the session.
+
+    The revocation is written first: when the store fails, the error propagates and the
+    session is kept, so the reader can try again rather than believe they are signed out.
+    """
+    revoked = 0
+    if SID_KEY in session:
+        lifetime = current_app.permanent_session_lifetime.total_seconds()
+        revoked = get_state().store.revoke_session(session[SID_KEY], time.time() + lifetime)
+    if hasattr(current_app, "login_manager"):
+        from flask_login import logout_user
+
+        logout_user()
+    session.clear()
+    g.pop("_talk_reader", None)
+    return revoked
+
+
+def mint_for_reader(reader: dict[str, Any]) -> Any:
+    """A new token for the signed-in reader, tracked under this sign-in for logout."""
+    state = get_state()
+    minted = state.codec.mint(reader)
+    state.store.track(session_id(), minted.jti, minted.expires_at)
+    return minted

@@ -1,0 +1,237 @@
+"""Where revoked token ids, issued-token tracking and login failures live.
+
+Both stores answer the same four questions and fail *closed*: any backend problem
+raises :class:`StoreUnavailable`, which the routes turn into a 503, never into an
+accepted token or a silently lost revocation.
+
+* :class:`SQLiteStateStore`: the default, a file in the app's instance folder; shared
+  by every process on one machine, survives restarts.
+* :class:`RedisStateStore`: when ``TALK_REDIS_URL`` is set; shared by every machine.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from typing import Protocol
+
+from .errors import StoreUnavailable
+
+
+class StateStore(Protocol):
+    """The interface both backends implement."""
+
+    def track(self, session_id: str, jti: str, expires_at: float) -> None:
+        """Remember that ``jti`` was issued to ``session_id`` (revoked together at logout)."""
+
+    def revoke_session(self, session_id: str, until: float) -> int:
+        """Revoke the session and every live token issued to it; returns how many tokens."""
+
+    def revoke(self, jti: str, until: float) -> None:
+        """Refuse ``jti`` until ``until`` (its ``exp``)."""
+
+    def is_revoked(self, *ids: str) -> bool:
+        """Whether any of the token ids (or ``sid:`` session ids) is revoked."""
+
+    def add_failure(self, keys: list[str], window: float) -> int:
+        """Count a failed login against each key; returns the highest count in the window."""
+
+    def failures(self, key: str, window: float) -> tuple[int, float]:
+        """``(failures in the window, seconds until the oldest one leaves it)``."""
+
+    def clear_failures(self, key: str) -> None:
+        """Forget an account's failures after a successful login."""
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS talk_revoked (id TEXT PRIMARY KEY, until REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS talk_issued (sid TEXT NOT NULL, jti TEXT NOT NULL, until REAL NOT NULL,
+                                        PRIMARY KEY (sid, jti));
+CREATE TABLE IF NOT EXISTS talk_failures (key TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS talk_failures_key ON talk_failures (key, at);
+"""
+
+
+def session_key(session_id: str) -> str:
+    return "sid:" + session_id
+
+
+class SQLiteStateStore:
+    """The default store: one SQLite file (WAL mode), one connection per thread and process."""
+
+    def __init__(self, path: str, busy_timeout: float = 2.0) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable("sqlite", type(exc).__name__ + ": " + str(exc)) from None
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        # The file must still be the one we created: a deleted file would otherwise
+        # swallow writes into an unlinked inode and lose revocations silently.
+        try:
+            inode = os.stat(self.path).st_ino
+        except OSError:
+            raise StoreUnavailable("sqlite", f"the database file {self.path} is missing") from None
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid() or self._local.inode != inode:
+            conn = self._connect()
+            self._local.conn, self._local.pid, self._local.inode = conn, os.getpid(), inode
+        return conn
+
+    def _run(self, sql: str, params: tuple = (), *, many: list[tuple] | None = None) -> list[tuple]:
+        try:
+            conn = self._conn()
+            if many is not None:
+                with conn:
+                    conn.executemany(sql, many)
+                return []
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            self._local.conn = None
+            raise StoreUnavailable("sqlite", type(exc).__name__ + ": " + str(exc)) from None
+
+    def track(self, session_id: str, jti: str, expires_at: float) -> None:
+        self._run("INSERT OR REPLACE INTO talk_issued VALUES (?, ?, ?)", (session_id, jti, expires_at))
+
+    def revoke_session(self, session_id: str, until: float) -> int:
+        now = time.time()
+        try:
+            conn = self._conn()
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                rows = conn.execute(
+                    "SELECT jti, until FROM talk_issued WHERE sid = ? AND until > ?", (session_id, now)
+                ).fetchall()
+                conn.executemany("INSERT OR REPLACE INTO talk_revoked VALUES (?, ?)",
+                                 rows + [(session_key(session_id), until)])
+                conn.execute("DELETE FROM talk_issued WHERE sid = ? OR until <= ?", (session_id, now))
+                conn.execute("DELETE FROM talk_revoked WHERE until <= ?", (now,))
+        except sqlite3.Error as exc:
+            self._local.conn = None
+            raise StoreUnavailable("sqlite", type(exc).__name__ + ": " + str(exc)) from None
+        return len(rows)
+
+    def revoke(self, jti: str, until: float) -> None:
+        self._run("INSERT OR REPLACE INTO talk_revoked VALUES (?, ?)", (jti, until))
+
+    def is_revoked(self, *ids: str) -> bool:
+        marks = ",".join("?" * len(ids))
+        rows = self._run(f"SELECT 1 FROM talk_revoked WHERE id IN ({marks}) AND until > ? LIMIT 1",
+                         (*ids, time.time()))
+        return bool(rows)
+
+    def add_failure(self, keys: list[str], window: float) -> int:
+        now = time.time()
+        self._run("INSERT INTO talk_failures VALUES (?, ?)", many=[(key, now) for key in keys])
+        return max(self.failures(key, window)[0] for key in keys)
+
+    def failures(self, key: str, window: float) -> tuple[int, float]:
+        since = time.time() - window
+        count, oldest = self._run(
+            "SELECT COUNT(*), MIN(at) FROM talk_failures WHERE key = ? AND at > ?", (key, since)
+        )[0]
+        return count, (oldest - since) if oldest is not None else 0.0
+
+    def clear_failures(self, key: str) -> None:
+        self._run("DELETE FROM talk_failures WHERE key = ? OR at < ?", (key, time.time() - 86400))
+
+
+class RedisStateStore:
+    """The shared store for several processes and machines (``TALK_REDIS_URL``)."""
+
+    def __init__(self, url: str, prefix: str = "flask_talk:", timeout: float = 1.0) -> None:
+        import redis
+
+        self._errors = (redis.RedisError, OSError)
+        self.prefix = prefix
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=0
+        )
+
+    def _key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def _do(self, work):  # type: ignore[no-untyped-def]
+        try:
+            return work(self.client)
+        except self._errors as exc:
+            raise StoreUnavailable("redis", type(exc).__name__) from None
+
+    def track(self, session_id: str, jti: str, expires_at: float) -> None:
+        key = self._key("issued", session_id)
+
+        def work(client):  # type: ignore[no-untyped-def]
+            pipe = client.pipeline(transaction=False)
+            pipe.zadd(key, {jti: expires_at})
+            pipe.expireat(key, int(expires_at) + 1, gt=True)
+            pipe.expireat(key, int(expires_at) + 1, nx=True)
+            pipe.execute()
+
+        self._do(work)
+
+    def revoke_session(self, session_id: str, until: float) -> int:
+        issued = self._key("issued", session_id)
+        now = time.time()
+
+        def work(client):  # type: ignore[no-untyped-def]
+            live = client.zrangebyscore(issued, now, "+inf", withscores=True)
+            pipe = client.pipeline(transaction=True)
+            for jti, exp in live:
+                pipe.set(self._key("revoked", jti.decode()), 1, exat=int(exp) + 1)
+            pipe.set(self._key("revoked", session_key(session_id)), 1, exat=int(until) + 1)
+            pipe.delete(issued)
+            pipe.execute()
+            return len(live)
+
+        return self._do(work)
+
+    def revoke(self, jti: str, until: float) -> None:
+        self._do(lambda client: client.set(self._key("revoked", jti), 1, exat=int(until) + 1))
+
+    def is_revoked(self, *ids: str) -> bool:
+        keys = [self._key("revoked", i) for i in ids]
+        return bool(self._do(lambda client: client.exists(*keys)))
+
+    def add_failure(self, keys: list[str], window: float) -> int:
+        now = time.time()
+
+        def work(client):  # type: ignore[no-untyped-def]
+            pipe = client.pipeline(transaction=True)
+            for key in keys:
+                rkey = self._key("failures", key)
+                pipe.zadd(rkey, {f"{now}:{os.urandom(4).hex()}": now})
+                pipe.zremrangebyscore(rkey, "-inf", now - window)
+                pipe.zcard(rkey)
+                pipe.expire(rkey, int(window) + 1)
+            results = pipe.execute()
+            return max(results[2::4])
+
+        return self._do(work)
+
+    def failures(self, key: str, window: float) -> tuple[int, float]:
+        rkey = self._key("failures", key)
+        since = time.time() - window
+
+        def work(client):  # type: ignore[no-untyped-def]
+            pipe = client.pipeline(transaction=False)
+            pipe.zcount(rkey, f"({since}", "+inf")
+            pipe.zrangebyscore(rkey, f"({since}", "+inf", start=0, num=1, withscores=True)
+            count, oldest = pipe.execute()
+            return count, (oldest[0][1] - since) if oldest else 0.0
+
+        return self._do(work)
+
+    def clear_failures(self, key: str) -> None:
+        self._do(lambda client: client.delete(self._key("failures", key)))

@@ -1,0 +1,217 @@
+"""The blueprint: login/logout, token minting, the embed page, Talk's user lookup, JWKS."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import abort
+from flask import flash
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
+
+from .bearer import require_talk_token
+from .embed import embed_context
+from .errors import StoreUnavailable
+from .readers import current_reader
+from .readers import log_in
+from .readers import log_out
+from .readers import mint_for_reader
+from .security import deny_framing
+from .security import embed_csp
+from .security import no_store
+from .security import safe_next
+from .state import get_state
+
+logger = logging.getLogger("flask_talk")
+
+bp = Blueprint("talk", __name__, template_folder="templates", static_folder="static")
+
+
+def wants_json() -> bool:
+    """JSON callers (``fetch``, API clients) get JSON answers; browsers get pages."""
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+def json_error(status: int, error: str, description: str, **headers: str) -> Response:
+    response = jsonify(error=error, error_description=description)
+    response.status_code = status
+    response.headers.update(headers)
+    return response
+
+
+@bp.before_request
+def check_csrf() -> None:
+    """Every state-changing request carries the CSRF token (form field or X-CSRFToken header)."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    token = request.form.get("csrf_token") or request.headers.get("X-CSRFToken") \
+        or request.headers.get("X-CSRF-Token")
+    if not token and request.is_json:
+        body = request.get_json(silent=True)
+        token = body.get("csrf_token") if isinstance(body, dict) else None
+    try:
+        validate_csrf(token)
+    except ValidationError as exc:
+        raise CSRFError(exc.args[0]) from None
+
+
+@bp.after_request
+def keep_out_of_caches(response: Response) -> Response:
+    """Every answer of this blueprint may carry a token or user data."""
+    if request.endpoint != "talk.static":
+        no_store(response)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(error: CSRFError) -> Any:
+    if wants_json() or request.endpoint != "talk.login":
+        return json_error(400, "csrf_failed", f"{error.description} Reload the page and try again.")
+    flash("The form expired or was sent from another site. Please try again.", "error")
+    return _login_page(400)
+
+
+@bp.errorhandler(StoreUnavailable)
+def store_unavailable(error: StoreUnavailable) -> Response:
+    logger.error("flask-talk: %s", error)
+    return json_error(503, "temporarily_unavailable",
+                      "The sign-in store is unreachable; nothing was changed. Try again shortly.",
+                      **{"Retry-After": "5"})
+
+
+# -- login / logout -----------------------------------------------------------------------
+
+def _login_page(status: int = 200) -> Any:
+    response = Response(render_template("flask_talk/login.html", next=safe_next(request.values.get("next"), "")),
+                        status=status)
+    return deny_framing(response)
+
+
+def _throttled(keys: list[str]) -> float | None:
+    """Seconds to wait when any of ``keys`` used up its failures, else ``None``."""
+    settings = get_state().settings
+    for key in keys:
+        count, retry_after = get_state().store.failures(key, settings.login_window_seconds)
+        if count >= settings.login_max_failures:
+            return max(retry_after, 1.0)
+    return None
+
+
+def _too_many(retry_after: float) -> Any:
+    seconds = str(int(retry_after) + 1)
+    message = "Too many failed sign-in attempts. Try again later."
+    if wants_json():
+        return json_error(429, "too_many_attempts", message, **{"Retry-After": seconds})
+    flash(message, "error")
+    response = _login_page(429)
+    response.headers["Retry-After"] = seconds
+    return response
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """Sign a reader in with the site's credentials (HTML form or JSON)."""
+    state = get_state()
+    if request.method == "GET":
+        if wants_json():
+            from flask_wtf.csrf import generate_csrf
+
+            return jsonify(csrf_token=generate_csrf(), user=current_reader())
+        return _login_page()
+    data = request.get_json(silent=True) if request.is_json else request.form
+    data = data if isinstance(data, dict) or hasattr(data, "get") else {}
+    username = str(data.get("username") or "").strip()
+    password = str(data.get("password") or "")
+    keys = ["account:" + username.lower(), "address:" + (request.remote_addr or "unknown")]
+    retry_after = _throttled(keys)
+    if retry_after is not None:
+        return _too_many(retry_after)
+    user = state.users.authenticate(username, password) if username and password else None
+    if user is None:
+        state.store.add_failure(keys, state.settings.login_window_seconds)
+        logger.info("flask-talk: failed sign-in from %s", request.remote_addr)
+        message = "Unknown username or wrong password."
+        if wants_json():
+            return json_error(401, "invalid_credentials", message)
+        flash(message, "error")
+        return _login_page(401)
+    state.store.clear_failures(keys[0])
+    profile = log_in(user)
+    target = safe_next(data.get("next") or request.args.get("next"), "/")
+    if wants_json():
+        return jsonify(user=profile, next=target)
+    return redirect(target)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    """End the session and revoke its live tokens (a store failure answers 503, nothing lost)."""
+    revoked = log_out()
+    if wants_json():
+        return jsonify(logged_out=True, revoked_tokens=revoked)
+    flash("You are signed out.", "info")
+    return redirect(safe_next(request.values.get("next"), "/"))
+
+
+# -- tokens and the embed -----------------------------------------------------------------
+
+@bp.route("/token", methods=["POST"])
+def token() -> Any:
+    """A fresh token for the signed-in reader: ``{"token", "expires_at"}``."""
+    reader = current_reader()
+    if reader is None:
+        return json_error(401, "login_required", "Sign in on the site first.")
+    try:
+        minted = mint_for_reader(reader)
+    except ValueError as exc:
+        return json_error(422, "unusable_user", str(exc))
+    return jsonify(token=minted.token, expires_at=minted.expires_at, issued_at=minted.claims["iat"],
+                   jti=minted.jti)
+
+
+@bp.route("/embed")
+def embed() -> Any:
+    """A page holding only the Talk stream for ``asset_url`` / ``asset_id``, signed in when possible."""
+    context = embed_context(request.args.get("asset_url"), request.args.get("asset_id"))
+    response = Response(render_template("flask_talk/embed_page.html", embed=context))
+    response.headers["Content-Security-Policy"] = embed_csp(context["talk_url"])
+    return response
+
+
+# -- what Talk calls ----------------------------------------------------------------------
+
+@bp.route("/user")
+@require_talk_token
+def user() -> Any:
+    """Talk's ``tokenUserNotFound`` lookup: the verified token's user as JSON."""
+    from authlib.integrations.flask_oauth2 import current_token
+
+    state = get_state()
+    user_id = state.codec.user_id(current_token)
+    found = state.users.get(user_id)
+    if found is None:
+        return json_error(404, "not_found", "The token is valid but its user no longer exists.")
+    from .users import profile_of
+
+    profile = profile_of(found)
+    for loader in state.profile_loaders:
+        profile.update(loader(found) or {})
+    return jsonify(profile)
+
+
+@bp.route("/.well-known/jwks.json")
+def jwks() -> Any:
+    """Public keys for asymmetric algorithms; HMAC secrets are never published (404)."""
+    keys = get_state().settings.keys
+    if keys.symmetric:
+        abort(404)
+    return jsonify(keys.public_jwks())
