@@ -104,7 +104,9 @@ def auth() -> Any:
     """Talk 4's ``GET /api/v1/auth``: 204 anonymous, 200 ``{user}``; plus a report for QA."""
     token = _bearer()
     if token is None:
-        return "", 204
+        anonymous = Response(status=204)
+        del anonymous.headers["Content-Type"]
+        return anonymous
     user, report = _authenticate(token)
     if user is None:
         return jsonify(user=None, report=report), 401

@@ -1,0 +1,50 @@
+"""The whole single-sign-on loop on the demo, through real forms (WebTest) and a real SQLite file."""
+from __future__ import annotations
+
+from .conftest import embed_config
+from .conftest import login
+
+
+def test_reader_signs_in_opens_article_and_talk_gets_the_user(testapp):
+    response = login(testapp, "alice", next_path="/articles/harbour-reopens")
+    assert response.status_int == 302
+    assert response.headers["Location"].endswith("/articles/harbour-reopens")
+    page = response.follow()
+    config = embed_config(page.text)
+    assert config["format"] == "talk"
+    assert config["asset_id"] == "harbour-reopens"
+    assert config["asset_url"] == "http://localhost/articles/harbour-reopens"
+
+    lookup = testapp.get("/talk/user", headers={"Authorization": f"Bearer {config['token']}"})
+    assert lookup.json == {"id": "reader-alice", "username": "alice", "email": "alice@example.org",
+                           "display_name": "Alice Martin"}
+    assert lookup.headers["Cache-Control"] == "no-store"
+
+
+def test_stand_in_verifies_the_token_and_asks_the_site_for_the_user(testapp):
+    page = login(testapp, "bob", next_path="/articles/library-night").follow()
+    token = embed_config(page.text)["token"]
+    first = testapp.get("/stand-in/api/v1/auth", headers={"Authorization": f"Bearer {token}"})
+    assert first.json["user"]["username"] == "bob"
+    assert first.json["report"]["source"] == "tokenUserNotFound"
+    assert first.json["report"]["lookup"]["status"] == 200
+    second = testapp.get("/stand-in/api/v1/auth", headers={"Authorization": f"Bearer {token}"})
+    assert second.json["report"]["source"] == "known user"
+
+
+def test_anonymous_reader_gets_the_stream_without_a_token(testapp):
+    page = testapp.get("/articles/harbour-reopens")
+    config = embed_config(page.text)
+    assert "token" not in config
+    assert testapp.get("/stand-in/api/v1/auth").status_int == 204
+
+
+def test_embed_page_and_script_load(testapp):
+    login(testapp, "carol")
+    page = testapp.get("/talk/embed", params={"asset_url": "https://news.example/a", "asset_id": "a"})
+    config = embed_config(page.text)
+    assert config["asset_url"] == "https://news.example/a" and config["token"]
+    assert '<script src="/stand-in/static/embed.js">' in page.text
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "Coral.Talk.render" in testapp.get("/talk/static/flask_talk/talk-embed.js").text
+    assert "createStreamEmbed" in testapp.get("/stand-in/static/embed.js").text
