@@ -1,0 +1,110 @@
+"""TalkAuth as a Flask extension: init_app, a site's own users, Flask-Login, the Jinja global."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import webtest
+from flask import Flask
+from flask import render_template_string
+
+from flask_talk import TalkAuth
+from flask_talk import current_talk
+
+from .conftest import SECRET
+
+USERS = {"7": {"id": 7, "username": "seven", "email": "Seven@Example.org", "password": "pass-seven-7"}}
+
+
+def site_app(tmp_path, **config):
+    app = Flask("site", root_path=str(tmp_path), instance_path=str(tmp_path / "instance"))
+    app.config.update(SECRET_KEY="site-key-" + "s" * 32, TALK_JWT_SECRET=SECRET,
+                      TALK_URL="https://talk.example.com", **config)
+    talk = TalkAuth()
+
+    @talk.user_loader
+    def find(user_id):
+        return USERS.get(user_id)
+
+    @talk.credentials_checker
+    def check(username, password):
+        user = next((u for u in USERS.values() if u["username"] == username), None)
+        return user if user and user["password"] == password else None
+
+    @talk.profile_loader
+    def extra(user):
+        return {"badges": ["subscriber"]}
+
+    talk.init_app(app)
+
+    @app.route("/story")
+    def story():
+        return render_template_string("<h1>Story</h1>{{ talk_embed(asset_url='https://site/story') }}")
+
+    return app
+
+
+def test_site_users_through_registered_callbacks(tmp_path):
+    testapp = webtest.TestApp(site_app(tmp_path))
+    page = testapp.get("/talk/login", headers={"Accept": "application/json"})
+    testapp.post_json("/talk/login", {"username": "seven", "password": "pass-seven-7"},
+                      headers={"X-CSRFToken": page.json["csrf_token"]})
+    html = testapp.get("/story").text
+    assert '<script src="https://talk.example.com/static/embed.js">' in html
+    token = re.search(r'"token": ?"([^"]+)"', html).group(1)
+    user = testapp.get("/talk/user", headers={"Authorization": f"Bearer {token}"}).json
+    assert user == {"id": "7", "username": "seven", "email": "Seven@Example.org", "badges": ["subscriber"]}
+
+
+def test_the_extension_supports_several_apps(tmp_path):
+    first, second = site_app(tmp_path / "a"), site_app(tmp_path / "b", TALK_JWT_AUDIENCE="other")
+    with first.app_context():
+        assert current_talk.settings.audience == "talk"
+    with second.app_context():
+        assert current_talk.settings.audience == "other"
+
+
+def test_uninitialised_app_gets_a_clear_error():
+    with Flask("bare").app_context():
+        with pytest.raises(RuntimeError, match="TalkAuth"):
+            current_talk.settings  # noqa: B018
+
+
+def test_secret_key_is_required(tmp_path):
+    app = Flask("nokey", root_path=str(tmp_path), instance_path=str(tmp_path))
+    app.config["TALK_JWT_SECRET"] = SECRET
+    with pytest.raises(RuntimeError, match="^SECRET_KEY"):
+        TalkAuth(app)
+
+
+def test_flask_login_sites_are_recognised(tmp_path):
+    from flask_login import LoginManager
+    from flask_login import UserMixin
+    from flask_login import login_user
+
+    class Member(UserMixin):
+        def __init__(self, uid):
+            self.id, self.username, self.email = uid, f"member{uid}", f"m{uid}@example.org"
+
+    app = Flask("fl", root_path=str(tmp_path), instance_path=str(tmp_path / "instance"))
+    app.config.update(SECRET_KEY="k" * 40, TALK_JWT_SECRET=SECRET, TALK_URL="https://talk.example.com")
+    manager = LoginManager(app)
+    manager.user_loader(lambda uid: Member(uid))
+    TalkAuth(app, users=type("Members", (), {"get": lambda self, uid: Member(uid),
+                                             "authenticate": lambda self, u, p: None})())
+
+    @app.route("/signin/<uid>")
+    def signin(uid):
+        login_user(Member(uid))
+        return "ok"
+
+    client = app.test_client()
+    client.get("/signin/5")
+    page = client.get("/talk/embed?asset_url=https://site/a")
+    token = re.search(r'"token": ?"([^"]+)"', page.text).group(1)
+    assert client.get("/talk/user", headers={"Authorization": f"Bearer {token}"}).json["username"] == "member5"
+
+
+def test_embed_for_anonymous_reader_has_no_token_key(tmp_path):
+    html = webtest.TestApp(site_app(tmp_path)).get("/story").text
+    assert '"token"' not in html
