@@ -5,6 +5,10 @@
  *
  * request: {op: "verify", env: {TALK_JWT_*...}, token}  -> {ok, payload} | {ok: false, error}
  *          {op: "sign", env, payload, kid?}             -> {ok, token}
+ *          {op: "coral_verify", coral, token}           -> {ok, payload, verifier} | {ok: false, error}
+ *          {op: "coral_sign", coral, payload, kid?}     -> {ok, token}   (as a site following Coral's docs)
+ *          {op: "raw_sign", alg, key, payload, keyid?}  -> {ok, token}   (forge tokens for rejection tests)
+ *   coral = {secrets: [{kid, secret, inactiveAt?}], oidc?: bool, tenantId?: string}
  * Talk's rules reproduced (talk v4.12 secrets.js / services/jwt.js / config.js):
  *  - HS*: the env string is the key; "base64:" prefix -> Buffer.from(rest, 'base64').toString()
  *  - other algs: JSON {kid?, private?, public}; literal "\n" -> newline
@@ -64,13 +68,102 @@ function verify(req) {
 function sign(req) {
   const c = config(req.env);
   const k = keys(req.env, c.alg);
-  const key = k.list[0];
+  // The first key signs, as Talk does; `kid` picks another entry of a key set (rotation tests).
+  const key = req.kid ? (k.list.find((s) => s.kid === req.kid) || k.list[0]) : k.list[0];
   const options = { algorithm: c.alg, jwtid: crypto.randomUUID() };
   if (req.expiresIn !== undefined) { options.expiresIn = req.expiresIn; } else { options.expiresIn = c.expiry; }
   if (c.issuer) { options.issuer = c.issuer; }
   if (c.audience) { options.audience = c.audience; }
   if (k.multi || key.kid) { options.keyid = req.kid || key.kid; }
   return jwt.sign(req.payload, key.sign, options);
+}
+
+/* Coral 5+ (coralproject/talk server/src/core/server/app/middleware/passport/strategies/
+ * verifiers/{oidc,sso,jwt}.ts, services/jwt/index.ts): verifiers are tried OIDC, SSO, JWT;
+ * the first whose schema accepts the token is used exclusively. SSO: HS256 only, the
+ * admin page's secret used whole (prefix included), no iss/aud checks, exp/nbf checked when
+ * present; one active key ignores kid, several use the header kid or are tried in turn. */
+const CORAL_ROLES = ['COMMENTER', 'MEMBER', 'STAFF', 'MODERATOR', 'ADMIN'];
+
+function isString(v) { return typeof v === 'string' && v.length > 0; }  // Joi.string(): no ''
+function isNumber(v) { return typeof v === 'number' && isFinite(v); }
+function isUri(v) {
+  if (!isString(v)) { return false; }
+  try { const u = new URL(v); return Boolean(u.protocol); } catch (e) { return false; }
+}
+
+function oidcSchemaErrors(p) {
+  const errors = [];
+  ['sub', 'iss', 'aud'].forEach((k) => { if (!isString(p[k])) { errors.push('"' + k + '" is required'); } });
+  if (!isNumber(p.exp)) { errors.push('"exp" is required'); }
+  return errors;
+}
+
+function ssoSchemaErrors(p) {
+  const errors = [];
+  if (p.jti !== undefined && !isString(p.jti)) { errors.push('"jti" must be a string'); }
+  if (p.exp !== undefined && !isNumber(p.exp)) { errors.push('"exp" must be a number'); }
+  if (p.iat !== undefined && !isNumber(p.iat)) { errors.push('"iat" must be a number'); }
+  const u = p.user;
+  if (u === null || typeof u !== 'object' || Array.isArray(u)) { return errors.concat(['"user" is required']); }
+  ['id', 'email', 'username'].forEach((k) => { if (!isString(u[k])) { errors.push('"user.' + k + '" is required'); } });
+  if (u.badges !== undefined && !(Array.isArray(u.badges) && u.badges.every(isString))) {
+    errors.push('"user.badges" must be an array of strings');
+  }
+  if (u.role !== undefined && CORAL_ROLES.indexOf(u.role) < 0) { errors.push('"user.role" must be one of ' + CORAL_ROLES); }
+  if (u.url !== undefined && !isUri(u.url)) { errors.push('"user.url" must be a valid uri'); }
+  if (u.avatar !== undefined && !isUri(u.avatar)) { errors.push('"user.avatar" must be a valid uri'); }
+  return errors;
+}
+
+function coralVerify(req) {
+  const coral = req.coral;
+  const decoded = jwt.decode(req.token, { complete: true });
+  if (!decoded || typeof decoded.payload !== 'object') { throw new Error('TokenInvalidError: not a JWT'); }
+  const p = decoded.payload;
+  if (coral.oidc && oidcSchemaErrors(p).length === 0) {
+    throw new Error('OIDC: the token looks like an OIDC id_token and went to the OIDC verifier (RS256 via JWKS)');
+  }
+  const errors = ssoSchemaErrors(p);
+  if (errors.length) {
+    if (coral.tenantId && p.iss === coral.tenantId) { throw new Error('JWT: a Coral session token, not SSO'); }
+    throw new Error('TokenInvalidError: SSO: ' + errors.join(', '));
+  }
+  const now = Date.now();
+  const active = coral.secrets.filter((s) => !s.inactiveAt || Date.parse(s.inactiveAt) > now);
+  let candidates = active;
+  if (active.length === 0) { throw new Error('no verification configuration can be matched'); }
+  if (active.length > 1 && decoded.header.kid) {
+    candidates = active.filter((s) => s.kid === decoded.header.kid);
+    if (!candidates.length) { throw new Error('kid was specified but no matching keys were found'); }
+  } else if (active.length === 1) {
+    candidates = active;
+  }
+  let last = null;
+  for (const s of candidates) {
+    try {
+      const payload = jwt.verify(req.token, s.secret, { algorithms: ['HS256'], clockTimestamp: Math.floor(now / 1000) });
+      const user = Object.assign({}, payload.user, { email: String(payload.user.email).toLowerCase() });
+      return { payload, user, kid: s.kid };
+    } catch (e) { last = e; }
+  }
+  throw last;
+}
+
+function coralSign(req) {
+  const active = req.coral.secrets;
+  const chosen = req.kid ? active.find((s) => s.kid === req.kid) : active[0];
+  const options = { algorithm: 'HS256' };
+  if (req.kid) { options.keyid = req.kid; }
+  return jwt.sign(req.payload, chosen.secret, options);
+}
+
+function rawSign(req) {
+  const options = { algorithm: req.alg, noTimestamp: Boolean(req.noTimestamp) };
+  if (req.keyid) { options.keyid = req.keyid; }
+  let key = req.key;
+  if (req.alg.startsWith('HS')) { key = crypto.createSecretKey(Buffer.from(key)); }
+  return jwt.sign(req.payload, key, options);
 }
 
 let input = '';
@@ -80,6 +173,9 @@ process.stdin.on('end', () => {
     try {
       if (req.op === 'verify') { return { ok: true, payload: verify(req) }; }
       if (req.op === 'sign') { return { ok: true, token: sign(req) }; }
+      if (req.op === 'coral_verify') { const r = coralVerify(req); return Object.assign({ ok: true }, r); }
+      if (req.op === 'coral_sign') { return { ok: true, token: coralSign(req) }; }
+      if (req.op === 'raw_sign') { return { ok: true, token: rawSign(req) }; }
       return { ok: false, error: 'unknown op' };
     } catch (e) {
       return { ok: false, error: e.name + ': ' + e.message };
