@@ -28,7 +28,7 @@ def _instance_secret(app: Flask, filename: str, make: Any) -> str:
     value = make()
     path.write_text(value + "\n")
     path.chmod(0o600)
-    app.logger.warning("demo: created a development %s in %s (never use it in production)",
+    app.logger.warning("created a development %s in %s (never use it in production)",
                        filename.replace("-", " ").removesuffix(".txt"), path)
     return value
 
@@ -62,7 +62,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(views.bp)
     if app.config.get("TALK_STANDIN_URL"):
         app.register_blueprint(standin.bp, url_prefix=app.config["TALK_STANDIN_URL"])
-        app.logger.info("demo: no TALK_URL, comments are served by the built-in Talk stand-in")
+        app.logger.info("no TALK_URL: comments are served by the built-in Talk stand-in at %s",
+                        app.config["TALK_STANDIN_URL"])
     if app.config.get("DEMO_SEED_READERS"):
         views.seed_readers(app)
     return app

@@ -56,8 +56,13 @@ def check_csrf() -> None:
     if not token and request.is_json:
         body = request.get_json(silent=True)
         token = body.get("csrf_token") if isinstance(body, dict) else None
+    # The page renews its Talk token with the CSRF token it was rendered with, up to a
+    # token lifetime later; other forms keep Flask-WTF's time limit.
+    time_limit = None
+    if request.endpoint == "talk.token":
+        time_limit = int(2 * get_state().settings.expiry_seconds) + 3600
     try:
-        validate_csrf(token)
+        validate_csrf(token, time_limit=time_limit)
     except ValidationError as exc:
         raise CSRFError(exc.args[0]) from None
 
@@ -74,6 +79,9 @@ def keep_out_of_caches(response: Response) -> Response:
 
 @bp.errorhandler(CSRFError)
 def csrf_failed(error: CSRFError) -> Any:
+    if request.endpoint == "talk.logout" and not wants_json():
+        # A sign-out form from a page open too long: ask again with a fresh token.
+        return deny_framing(Response(render_template("flask_talk/logout.html"), status=400))
     if wants_json() or request.endpoint != "talk.login":
         return json_error(400, "csrf_failed", f"{error.description} Reload the page and try again.")
     flash("The form expired or was sent from another site. Please try again.", "error")

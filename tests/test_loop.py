@@ -48,3 +48,18 @@ def test_embed_page_and_script_load(testapp):
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert "Coral.Talk.render" in testapp.get("/talk/static/flask_talk/talk-embed.js").text
     assert "createStreamEmbed" in testapp.get("/stand-in/static/embed.js").text
+
+
+def test_page_renews_its_token_with_the_csrf_token_it_was_rendered_with(testapp, app):
+    """The renewal comes up to a token lifetime later, long after Flask-WTF's 1 h limit."""
+    from unittest import mock
+
+    page = login(testapp, "alice", next_path="/articles/harbour-reopens").follow()
+    config = embed_config(page.text)
+    later = __import__("time").time() + 20 * 3600
+    with mock.patch("itsdangerous.timed.TimestampSigner.get_timestamp", return_value=int(later)):
+        renewed = testapp.post(config["token_url"], headers={"X-CSRFToken": config["csrf_token"]})
+        assert renewed.json["token"] != config["token"]
+        refused = testapp.post("/talk/logout", {"csrf_token": config["csrf_token"]}, status=400)
+    assert "please confirm" in refused.text
+    assert refused.forms[0].action.endswith("/talk/logout")
