@@ -11,6 +11,7 @@ accepted token or a silently lost revocation.
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -43,6 +44,9 @@ class StateStore(Protocol):
     def clear_failures(self, key: str) -> None:
         """Forget an account's failures after a successful login."""
 
+
+#: Share of ``track`` calls that also prune expired rows (amortised clean-up).
+PRUNE_PROBABILITY = 0.01
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS talk_revoked (id TEXT PRIMARY KEY, until REAL NOT NULL);
@@ -104,6 +108,14 @@ class SQLiteStateStore:
 
     def track(self, session_id: str, jti: str, expires_at: float) -> None:
         self._run("INSERT OR REPLACE INTO talk_issued VALUES (?, ?, ?)", (session_id, jti, expires_at))
+        if random.random() < PRUNE_PROBABILITY:
+            self.prune()
+
+    def prune(self, now: float | None = None) -> None:
+        """Drop rows whose tokens have expired, so the file does not grow with page views."""
+        now = time.time() if now is None else now
+        self._run("DELETE FROM talk_issued WHERE until <= ?", (now,))
+        self._run("DELETE FROM talk_revoked WHERE until <= ?", (now,))
 
     def revoke_session(self, session_id: str, until: float) -> int:
         now = time.time()
