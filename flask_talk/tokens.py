@@ -224,6 +224,10 @@ class TokenCodec:
                              "bad_header") from None
         except (JoseError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
             raise TokenError("the token is not a well-formed JWT", "malformed") from None
+        if "crit" in decoded.header:
+            # RFC 7515 4.1.11: we implement no extension, and an empty list is malformed.
+            raise TokenError("the token has a critical header this server does not understand",
+                             "bad_header")
         claims = decoded.claims
         if not isinstance(claims, dict):
             raise TokenError("the token's payload is not a JSON object", "malformed")
