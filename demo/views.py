@@ -1,11 +1,14 @@
 """The demo site's own pages: the front page, articles with comments, and a settings page."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint
 from flask import Flask
 from flask import abort
+from flask import current_app
 from flask import jsonify
 from flask import render_template
 from flask import request
@@ -76,14 +79,43 @@ def article(slug: str) -> str:
     return render_template("article.html", article=found)
 
 
+def _origin(key: str, value: Any) -> str:
+    """Where a setting's value came from, in words QA can act on."""
+    if value is None or value == "":
+        return "not set"
+    if key == "TALK_JWT_SECRET":
+        dev = Path(current_app.instance_path) / "talk-dev-secret.txt"
+        if dev.exists() and dev.read_text().strip() == value:
+            return "demo development secret (instance folder)"
+    if os.environ.get(key) == value:
+        return "environment"
+    if value == DEFAULTS.get(key):
+        return "Talk's default"
+    return "site configuration"
+
+
+def _talk_rows(issuer_from_root: bool) -> list[dict[str, Any]]:
+    """The variables Talk must see with the same value, and whether each one is set here."""
+    rows = []
+    for key in (*SHARED_WITH_TALK[:4], "TALK_ROOT_URL", *SHARED_WITH_TALK[4:]):
+        if key == "TALK_ROOT_URL" and not issuer_from_root:
+            continue
+        value = current_app.config.get(key)
+        origin = _origin(key, value)
+        rows.append({"key": key, "value": masked(key, value), "origin": origin,
+                     "set": origin not in ("not set", "Talk's default")})
+    return rows
+
+
 @bp.route("/settings")
 def settings() -> str:
     """The effective configuration, secrets masked: what QA compares with Talk's env."""
     state = current_talk
-    from flask import current_app
-
+    config = current_app.config
+    issuer_from_root = bool(state.settings.issuer) and not config.get("TALK_JWT_ISSUER")
     rows = [
-        {"key": key, "value": masked(key, current_app.config.get(key)), "shared": key in SHARED_WITH_TALK}
+        {"key": key, "value": masked(key, config.get(key)), "origin": _origin(key, config.get(key)),
+         "shared": key in SHARED_WITH_TALK or (key == "TALK_ROOT_URL" and issuer_from_root)}
         for key in DEFAULTS
     ]
     effective = {
@@ -91,13 +123,15 @@ def settings() -> str:
         "issuer (iss)": state.settings.issuer or "(not written, not checked)",
         "audience (aud)": state.settings.audience or "(not written, not checked)",
         "token lifetime": f"{state.settings.expiry_seconds:g} s",
+        "renewal": f"{state.settings.renew_before_seconds:g} s before expiry",
         "user id claim": state.settings.user_id_claim,
         "token format": state.settings.token_format,
         "keys": ", ".join(e.kid or "(no kid)" for e in state.settings.keys.entries),
-        "Talk server": state.talk_base,
+        "Talk server": state.talk_base + (" (the built-in stand-in)" if config.get("TALK_STANDIN_URL") else ""),
         "revocation store": "Redis" if state.settings.redis_url else "SQLite file",
     }
-    return render_template("settings.html", rows=rows, effective=effective)
+    return render_template("settings.html", rows=rows, effective=effective,
+                           talk_rows=_talk_rows(issuer_from_root), issuer_from_root=issuer_from_root)
 
 
 @bp.route("/demo/revoke", methods=["POST"])

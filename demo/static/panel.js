@@ -1,12 +1,15 @@
-/* The demo's QA token panel: decodes the token the page holds (header and claims only,
- * never the signature), counts down to expiry, shows the stand-in's answer, and offers
- * the scenarios QA asks for: renew, tamper, revoke, and a direct /talk/user call. */
+/* The demo's QA token panel. It shows the token the page holds (decoded header and claims,
+ * never the signature), a live countdown to expiry, what the Talk stand-in answered and
+ * what /talk/user answered, and offers the scenarios QA asks for: renew, tamper, revoke,
+ * call /talk/user. It listens to flask-talk's loader events (talk:ready, talk:token,
+ * talk:logout, talk:error) and the stand-in's standin:auth reports. */
 (function () {
   'use strict';
   var panel = document.getElementById('qa-panel');
   if (!panel) { return; }
   var $ = function (id) { return panel.querySelector('[data-testid="' + id + '"]'); };
   var current = null;
+  var renewals = 0;
 
   function decodePart(part) {
     var b64 = part.replace(/-/g, '+').replace(/_/g, '/');
@@ -17,64 +20,136 @@
     }).join(''));
     return JSON.parse(text);
   }
-  function log(line) { $('qa-log').textContent = line + '\n' + $('qa-log').textContent; }
+  function encodePart(value) {
+    var bytes = unescape(encodeURIComponent(JSON.stringify(value)));
+    return btoa(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+  function claimsOf(token) {
+    try { return decodePart(token.split('.')[1]); } catch (e) { return null; }
+  }
+  function json(value) { return JSON.stringify(value, null, 2); }
+  function set(id, text) { $(id).textContent = text; }
+
+  function log(line) {
+    var item = document.createElement('li');
+    item.textContent = new Date().toLocaleTimeString() + ' · ' + line;
+    var list = $('qa-log');
+    list.insertBefore(item, list.firstChild);
+    while (list.children.length > 30) { list.removeChild(list.lastChild); }
+  }
 
   function show(token) {
     current = token;
-    if (!token) { $('qa-header').textContent = 'none'; $('qa-claims').textContent = 'none'; return; }
+    if (!token) {
+      set('qa-header', 'none'); set('qa-claims', 'none'); set('qa-jti', 'no token');
+      set('qa-countdown', 'no token');
+      return;
+    }
     var parts = token.split('.');
     try {
-      $('qa-header').textContent = JSON.stringify(decodePart(parts[0]), null, 2);
-      $('qa-claims').textContent = JSON.stringify(decodePart(parts[1]), null, 2);
-    } catch (e) { $('qa-claims').textContent = 'cannot decode: ' + e.message; }
+      set('qa-header', json(decodePart(parts[0])));
+      var claims = decodePart(parts[1]);
+      set('qa-claims', json(claims));
+      set('qa-jti', claims.jti || '(none)');
+    } catch (e) { set('qa-claims', 'cannot decode: ' + e.message); }
+    tick();
   }
 
-  setInterval(function () {
-    if (!current) { $('qa-countdown').textContent = 'no token'; return; }
-    try {
-      var left = decodePart(current.split('.')[1]).exp - Math.floor(Date.now() / 1000);
-      $('qa-countdown').textContent = left > 0 ? left + ' s' : 'expired';
-    } catch (e) { $('qa-countdown').textContent = '?'; }
-  }, 500);
+  function tick() {
+    var claims = current && claimsOf(current);
+    if (!claims) { set('qa-countdown', 'no token'); return; }
+    if (typeof claims.exp !== 'number') { set('qa-countdown', 'never (no exp claim)'); return; }
+    var left = Math.floor(claims.exp - Date.now() / 1000);
+    set('qa-countdown', left > 0 ? left + ' s' : 'expired');
+  }
+  setInterval(tick, 500);
+
+  function lookupSummary(status, body) {
+    if (status === 200 && body) { return 'HTTP 200: user ' + body.username + ' (' + body.id + ')'; }
+    var why = body && (body.error_description || body.error);
+    return 'HTTP ' + status + (why ? ': ' + why : '');
+  }
+  function showLookup(status, body, who) {
+    set('qa-lookup-summary', lookupSummary(status, body) + ' (' + who + ')');
+    set('qa-lookup', 'HTTP ' + status + '\n' + json(body));
+  }
+
+  function onAuth(detail) {
+    var body = detail.body || {};
+    var report = body.report || {};
+    set('qa-auth', 'HTTP ' + detail.status + '\n' + json(detail.body));
+    if (detail.status === 204) {
+      set('qa-verify-summary', 'no token sent: Talk treats the reader as anonymous');
+      set('qa-stream', 'anonymous');
+    } else if (detail.status === 200 && body.user) {
+      set('qa-verify-summary', 'HTTP 200: signature and claims verified, ' +
+        (report.source === 'tokenUserNotFound' ? 'new user looked up via /talk/user' : 'user already known to Talk'));
+      set('qa-stream', 'signed in as ' + body.user.username);
+    } else {
+      var reason = report.reason || (report.lookup ? '/talk/user answered ' + report.lookup.status : 'unknown');
+      set('qa-verify-summary', 'HTTP ' + detail.status + ': refused: ' + reason);
+      set('qa-stream', 'refused (' + reason + ')');
+      log('Talk refused the token: ' + reason);
+    }
+    if (report.lookup) { showLookup(report.lookup.status, report.lookup.body, "called by Talk's tokenUserNotFound hook"); }
+  }
 
   document.addEventListener('talk:ready', function (e) { show(e.detail.token); });
-  document.addEventListener('talk:token', function (e) { show(e.detail.token); log('renewed: new jti ' + e.detail.jti); });
+  document.addEventListener('talk:token', function (e) {
+    renewals += 1;
+    set('qa-renewals', String(renewals));
+    show(e.detail.token);
+    log('token renewed without a reload: new jti ' + e.detail.jti);
+  });
   document.addEventListener('talk:logout', function (e) { show(null); log('stream signed out (' + e.detail.reason + ')'); });
   document.addEventListener('talk:error', function (e) { log('renewal problem: ' + e.detail.message); });
-  document.addEventListener('standin:auth', function (e) {
-    $('qa-auth').textContent = 'HTTP ' + e.detail.status + '\n' + JSON.stringify(e.detail.body, null, 2);
-  });
+  document.addEventListener('standin:auth', function (e) { onAuth(e.detail); });
 
-  function embed() { return window.FlaskTalk && window.FlaskTalk.embeds[0]; }
+  function item() { return window.FlaskTalk && window.FlaskTalk.embeds[0]; }
+  // In case the loader started before this script was loaded.
+  if (item() && item().cfg.token && !current) { show(item().cfg.token); }
+
   var actions = {
-    renew: function () { return window.FlaskTalk.renew(0); },
+    renew: function () {
+      if (!item()) { return log('no comment stream on this page'); }
+      log('asked the site for a new token');
+      return window.FlaskTalk.renew(0);
+    },
     tamper: function () {
-      if (!current) { return log('no token to tamper with'); }
+      if (!current || !item()) { return log('no token to tamper with: sign in first'); }
       var parts = current.split('.');
       var claims = decodePart(parts[1]);
       claims.sub = 'someone-else';
       if (claims.user) { claims.user.id = 'someone-else'; }
-      var forged = btoa(JSON.stringify(claims)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-      var tampered = parts[0] + '.' + forged + '.' + parts[2];
-      log('sent a token whose claims were changed after signing');
-      embed().embed.login(tampered);
+      log('sent Talk a token whose sub was changed to "someone-else" after signing');
+      return item().embed.login(parts[0] + '.' + encodePart(claims) + '.' + parts[2]);
     },
     revoke: function () {
-      if (!current) { return log('no token to revoke'); }
+      if (!current) { return log('no token to revoke: sign in first'); }
       return fetch(panel.getAttribute('data-revoke-url'), {
         method: 'POST', credentials: 'same-origin',
         headers: { 'Content-Type': 'application/json', 'X-CSRFToken': panel.getAttribute('data-csrf') },
         body: JSON.stringify({ token: current })
-      }).then(function (r) { return r.json(); }).then(function (d) { log('revoke: ' + JSON.stringify(d)); return actions.lookup(); });
+      }).then(function (r) { return r.json(); }).then(function (d) {
+        log(d.revoked ? 'revoked jti ' + d.revoked + ' (Talk keeps users it already knows; /talk/user now refuses the token)'
+          : 'revoke failed: ' + (d.error_description || d.error));
+        return actions.lookup();
+      });
     },
     lookup: function () {
-      if (!current) { return log('no token'); }
+      if (!current) { return log('no token to send: sign in first'); }
       return fetch(panel.getAttribute('data-lookup-url'), { headers: { Authorization: 'Bearer ' + current } })
-        .then(function (r) { return r.json().then(function (b) { log('/talk/user → ' + r.status + ' ' + JSON.stringify(b)); }); });
+        .then(function (r) {
+          return r.json().then(function (b) {
+            showLookup(r.status, b, 'called from this panel');
+            log('/talk/user answered ' + lookupSummary(r.status, b));
+          });
+        });
     }
   };
   panel.addEventListener('click', function (e) {
-    var action = e.target.getAttribute && e.target.getAttribute('data-action');
-    if (action && actions[action]) { actions[action](); }
+    var action = e.target.closest && e.target.closest('[data-action]');
+    var name = action && action.getAttribute('data-action');
+    if (name && actions[name]) { actions[name](); }
   });
 })();

@@ -16,7 +16,9 @@
     el.innerHTML = '';
     var box = h('section', { 'class': 'standin', 'aria-label': 'Comments' });
     this.status = h('p', { 'class': 'standin-status', role: 'status', 'data-testid': 'standin-status' }, 'Loading comments…');
-    this.list = h('ol', { 'class': 'standin-comments' });
+    // Refusals go to an alert so screen readers announce them; the status says who comments.
+    this.alert = h('p', { 'class': 'standin-alert', role: 'alert', 'data-testid': 'standin-alert' });
+    this.list = h('ol', { 'class': 'standin-comments', 'aria-label': 'Comments so far' });
     this.form = h('form', { 'class': 'standin-form', hidden: '' });
     var id = el.id + '-comment';
     this.form.appendChild(h('label', { 'for': id }, 'Your comment'));
@@ -24,7 +26,7 @@
     this.form.appendChild(this.textarea);
     this.form.appendChild(h('button', { type: 'submit' }, 'Post comment'));
     box.appendChild(h('p', { 'class': 'standin-badge' }, 'Talk stand-in (demo)'));
-    box.appendChild(this.status); box.appendChild(this.form); box.appendChild(this.list);
+    box.appendChild(this.status); box.appendChild(this.alert); box.appendChild(this.form); box.appendChild(this.list);
     el.appendChild(box);
     var self = this;
     this.form.addEventListener('submit', function (e) { e.preventDefault(); self.post(); });
@@ -38,6 +40,8 @@
 
   Stream.prototype.authenticate = function () {
     var self = this;
+    var seq = this.seq = (this.seq || 0) + 1;  // only the latest sign-in attempt counts
+    this.alert.textContent = '';
     if (!this.token) {
       this.status.textContent = 'You are not signed in. Sign in on the site to comment.';
       this.form.hidden = true;
@@ -47,6 +51,7 @@
     return fetch(this.root + '/api/v1/auth', { headers: { Authorization: 'Bearer ' + this.token } })
       .then(function (r) { return r.json().then(function (body) { return { status: r.status, body: body }; }); })
       .then(function (answer) {
+        if (seq !== self.seq) { return; }
         self.report(answer);
         if (answer.status === 200 && answer.body.user) {
           self.status.textContent = 'Commenting as ' + answer.body.user.username;
@@ -54,7 +59,8 @@
         } else {
           var why = answer.body && answer.body.report ? (answer.body.report.reason ||
             ('user lookup answered ' + (answer.body.report.lookup || {}).status)) : 'unknown';
-          self.status.textContent = 'Talk refused the sign-in: ' + why;
+          self.status.textContent = 'You are not signed in to the comments.';
+          self.alert.textContent = 'Talk refused the sign-in: ' + why;
           self.form.hidden = true;
         }
       });
@@ -79,7 +85,10 @@
       method: 'POST',
       headers: { Authorization: 'Bearer ' + this.token, 'Content-Type': 'application/json' },
       body: JSON.stringify({ body: this.textarea.value })
-    }).then(function (r) { if (r.ok) { self.textarea.value = ''; } return self.loadComments(); });
+    }).then(function (r) {
+      if (r.ok) { self.textarea.value = ''; } else { self.alert.textContent = 'Your comment was not posted (HTTP ' + r.status + ').'; }
+      return self.loadComments();
+    });
   };
 
   Stream.prototype.login = function (token) { this.token = token; return this.authenticate(); };

@@ -104,5 +104,8 @@
     renew: function (index) { return renew(embeds[index || 0]); },
     logout: logoutAll
   };
-  Array.prototype.forEach.call(document.querySelectorAll('[data-talk-embed]'), start);
+  function startAll() { Array.prototype.forEach.call(document.querySelectorAll('[data-talk-embed]'), start); }
+  // Start once the document is parsed, so scripts placed after the embed hear talk:ready.
+  if (document.readyState === 'loading') { document.addEventListener('DOMContentLoaded', startAll); }
+  else { startAll(); }
 })();
