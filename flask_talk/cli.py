@@ -17,6 +17,8 @@ from .config import apply_defaults
 from .config import load_settings
 from .errors import ConfigurationError
 from .errors import TokenError
+from .keys import ALGORITHMS
+from .keys import EC_CURVES
 from .state import get_state
 
 talk_cli = AppGroup("talk", help="flask-talk: users, tokens and Talk settings.")
@@ -88,7 +90,7 @@ def revoke(jti: str, until: float | None) -> None:
 
 @talk_cli.command("gen-secret")
 @click.option("--alg", default="HS256", show_default=True,
-              type=click.Choice(["HS256", "HS384", "HS512", "RS256", "ES256", "PS256"]))
+              type=click.Choice(list(ALGORITHMS)))
 @click.option("--kid", default=None, help="Key id to put in the JSON (asymmetric keys).")
 def gen_secret(alg: str, kid: str | None) -> None:
     """Print a new TALK_JWT_SECRET value for ALG (a key pair as JSON for RS/ES/PS)."""
@@ -101,7 +103,7 @@ def gen_secret(alg: str, kid: str | None) -> None:
     from joserfc.jwk import ECKey
     from joserfc.jwk import RSAKey
 
-    key = ECKey.generate_key("P-256") if alg == "ES256" else RSAKey.generate_key(2048)
+    key = ECKey.generate_key(EC_CURVES[alg]) if alg in EC_CURVES else RSAKey.generate_key(2048)
     value: dict[str, Any] = {
         "private": key.as_pem(private=True).decode(),
         "public": key.as_pem(private=False).decode(),
@@ -127,19 +129,27 @@ def read_env_file(path: str) -> dict[str, str]:
     return values
 
 
-def compare_settings(site: dict[str, Any], talk_env: dict[str, str]) -> list[str]:
-    """Human-readable disagreements between the site's settings and a Talk env file."""
+def compare_settings(site: dict[str, Any], talk_env: dict[str, str]) -> tuple[list[str], list[str]]:
+    """``(mismatches, notes)`` between the site's settings and a Talk env file.
+
+    Each entry starts with the variable's name. A mismatch makes Talk refuse (or treat as
+    anonymous) the site's tokens; a note is a difference that works but is probably unintended.
+    """
     talk: dict[str, Any] = dict(talk_env)
     apply_defaults(talk, environ={})
-    problems = []
+    talk["TALK_TOKEN_FORMAT"] = "talk"  # a Talk env file describes Talk 4
     try:
         site_settings = load_settings(site)
     except ConfigurationError as exc:
-        return [f"the site's own settings are invalid: {exc}"]
+        return [f"{exc.key}: the site's own setting is invalid: {exc}"], []
+    if site_settings.token_format == "coral":
+        return [], ["TALK_TOKEN_FORMAT: the site signs Coral 5+ SSO tokens; Coral keeps its settings in its "
+                    "admin pages, not in an env file, so there is nothing here to compare"]
     try:
         talk_settings = load_settings(talk)
     except ConfigurationError as exc:
-        return [f"the Talk env file is invalid: {exc}"]
+        return [f"{exc.key}: the Talk env file's value is invalid: {exc}"], []
+    mismatches = []
     checks = [
         ("TALK_JWT_ALG", site_settings.alg, talk_settings.alg),
         ("TALK_JWT_ISSUER", site_settings.issuer, talk_settings.issuer),
@@ -148,36 +158,101 @@ def compare_settings(site: dict[str, Any], talk_env: dict[str, str]) -> list[str
     ]
     for key, mine, theirs in checks:
         if mine != theirs:
-            problems.append(f"{key}: the site uses {mine!r}, Talk uses {theirs!r}")
-    site_keys = [(e.kid, e.verify_key.as_dict(private=False)) for e in site_settings.keys.entries]
-    talk_keys = {e.kid: e.verify_key.as_dict(private=False) for e in talk_settings.keys.entries}
-    signer_kid, signer_key = site_keys[0]
-    if talk_settings.keys.require_kid:
-        if talk_keys.get(signer_kid) != signer_key:
-            problems.append("TALK_JWT_SECRETS: Talk has no key with the site's signing kid and secret")
-    elif list(talk_keys.values())[0] != signer_key:
-        name = "TALK_JWT_SECRETS" if site_settings.keys.require_kid else "TALK_JWT_SECRET"
-        problems.append(f"{name}: the site signs with a different secret than Talk verifies with")
+            mismatches.append(f"{key}: the site uses {_shown(mine)}, Talk uses {_shown(theirs)}")
+    if site_settings.alg == talk_settings.alg:
+        mismatches.extend(_compare_keys(site_settings.keys, talk_settings.keys))
+    notes = []
     if site_settings.expiry_seconds != talk_settings.expiry_seconds:
-        problems.append(
+        notes.append(
             f"TALK_JWT_EXPIRY: the site's tokens last {site_settings.expiry_seconds:g} s, "
-            f"Talk's own {talk_settings.expiry_seconds:g} s (allowed, but probably unintended)"
+            f"Talk's own {talk_settings.expiry_seconds:g} s (allowed: Talk checks exp, not the lifetime)"
         )
-    return problems
+    return mismatches, notes
+
+
+def _shown(value: Any) -> str:
+    return "(disabled)" if value is None else repr(value)
+
+
+def _compare_keys(site_keys: Any, talk_keys: Any) -> list[str]:
+    """Would Talk pick a key for the site's tokens, and is it the site's signing key?"""
+    signer = site_keys.signer
+    mine = signer.verify_key.as_dict(private=False)
+    if talk_keys.require_kid:
+        if not signer.kid:
+            return ["TALK_JWT_SECRETS: Talk requires a kid header (it has a key set), but the site signs "
+                    "without one: give the site the same TALK_JWT_SECRETS"]
+        entry = talk_keys.by_kid.get(signer.kid)
+        if entry is None:
+            return [f"TALK_JWT_SECRETS: Talk has no key with the site's signing kid {signer.kid!r}"]
+        if entry.verify_key.as_dict(private=False) != mine:
+            return [f"TALK_JWT_SECRETS: Talk's key {signer.kid!r} differs from the one the site signs with"]
+        return []
+    if talk_keys.entries[0].verify_key.as_dict(private=False) != mine:
+        name = "TALK_JWT_SECRETS" if site_keys.require_kid else "TALK_JWT_SECRET"
+        return [f"{name}: the site signs with a different secret than Talk verifies with"]
+    return []
 
 
 @talk_cli.command("check-env")
 @click.argument("env_file", type=click.Path(exists=True, dir_okay=False))
 def check_env(env_file: str) -> None:
-    """Compare ENV_FILE (Talk's environment) with the site's settings; exit 1 on disagreement."""
+    """Compare ENV_FILE (Talk's environment) with the site's settings; exit 1 on a mismatch.
+
+    Secrets are compared, never shown. Differences that still work (token lifetime) are
+    printed as notes and do not fail.
+    """
     from flask import current_app
 
     site = {key: current_app.config.get(key) for key in DEFAULTS}
-    problems = compare_settings(site, read_env_file(env_file))
+    mismatches, notes = compare_settings(site, read_env_file(env_file))
+    flagged = {line.split(":", 1)[0] for line in mismatches + notes}
     for key in SHARED_WITH_TALK:
-        if not any(p.startswith(key) for p in problems):
+        if key not in flagged:
             click.echo(f"ok       {key}")
-    for problem in problems:
-        click.echo(f"MISMATCH {problem}")
-    if problems:
+    for note in notes:
+        click.echo(f"note     {note}")
+    for mismatch in mismatches:
+        click.echo(f"MISMATCH {mismatch}")
+    if mismatches:
+        click.echo(f"{len(mismatches)} setting(s) disagree: Talk would treat the site's readers as anonymous",
+                   err=True)
+        sys.exit(1)
+
+
+@talk_cli.command("probe")
+@click.argument("user_id")
+@click.option("--talk-url", default=None, help="Talk's root URL (default: TALK_URL).")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for Talk.")
+def probe(user_id: str, talk_url: str | None, timeout: float) -> None:
+    """Ask Talk 4 whether it signs USER_ID in with a freshly minted token; explain if not.
+
+    Exit status 0 when Talk answers "signed in", 1 otherwise. The token is never printed.
+    """
+    from .probe import probe as ask_talk
+    from .users import profile_of
+
+    state = get_state()
+    talk_url = talk_url or state.settings.talk_url
+    if not talk_url:
+        raise click.ClickException("TALK_URL is not set (or pass --talk-url)")
+    if state.settings.token_format != "talk":
+        raise click.ClickException("probe speaks Talk 4's /api/v1/auth; with TALK_TOKEN_FORMAT=coral, "
+                                   "open an article signed in and look at Coral's stream instead")
+    user = state.users.get(user_id)
+    if user is None:
+        raise click.ClickException(f"no user with id {user_id!r}")
+    profile = profile_of(user)
+    for loader in state.profile_loaders:
+        profile.update(loader(user) or {})
+    try:
+        minted = state.codec.mint(profile)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    result = ask_talk(talk_url, minted.token, user_id=profile["id"],
+                      lifetime=state.settings.expiry_seconds, timeout=timeout)
+    click.echo(("ok       " if result.ok else "FAILED   ") + result.summary)
+    for cause in result.causes:
+        click.echo(f"  - {cause}")
+    if not result.ok:
         sys.exit(1)

@@ -1,0 +1,119 @@
+"""``flask talk check-env``: variable by variable, where a Talk env file and the site disagree."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import ROOT_URL
+from .conftest import SECRET
+from .keypairs import pem_secret
+from .keypairs import pem_spec
+
+OTHER_SECRET = "another-secret-entirely-0123456789-abcdefghijklmnop"
+
+
+@pytest.fixture
+def check(make_app, tmp_path):
+    """``check(site_settings, talk_env_text) -> click Result``."""
+
+    def run(site: dict, env_text: str):
+        path = tmp_path / "talk.env"
+        path.write_text(env_text)
+        return make_app(DEMO_SEED_READERS=False, **site).test_cli_runner().invoke(args=["talk", "check-env", str(path)])
+
+    return run
+
+
+def _env(**values: str) -> str:
+    base = {"TALK_JWT_SECRET": SECRET, "TALK_ROOT_URL": ROOT_URL}
+    base.update(values)
+    return "".join(f"{key}={value}\n" for key, value in base.items() if value is not None)
+
+
+def test_the_same_settings_agree(check):
+    result = check({}, "# Talk's .env\n" + _env(TALK_MONGO_URL="mongodb://db/talk"))
+    assert result.exit_code == 0, result.output
+    assert "MISMATCH" not in result.output and "note" not in result.output
+    assert "ok       TALK_JWT_SECRET\n" in result.output
+    assert "ok       TALK_JWT_AUDIENCE\n" in result.output
+
+
+def test_env_file_syntax_export_quotes_and_comments(check):
+    text = f"export TALK_JWT_SECRET='{SECRET}'\n# a comment\n\nTALK_ROOT_URL=\"{ROOT_URL}\"\n"
+    assert check({}, text).exit_code == 0
+
+
+@pytest.mark.parametrize(("talk_values", "site", "key"), [
+    ({"TALK_JWT_SECRET": OTHER_SECRET}, {}, "TALK_JWT_SECRET"),
+    ({"TALK_ROOT_URL": ROOT_URL.rstrip("/")}, {}, "TALK_JWT_ISSUER"),  # taken as written
+    ({"TALK_JWT_ISSUER": "https://elsewhere.example/"}, {}, "TALK_JWT_ISSUER"),
+    ({"TALK_JWT_AUDIENCE": "Talk"}, {}, "TALK_JWT_AUDIENCE"),
+    ({"TALK_JWT_DISABLE_AUDIENCE": "TRUE"}, {}, "TALK_JWT_AUDIENCE"),
+    ({"TALK_JWT_ALG": "HS384"}, {}, "TALK_JWT_ALG"),
+    ({"TALK_JWT_USER_ID_CLAIM": "user.id"}, {}, "TALK_JWT_USER_ID_CLAIM"),
+    ({}, {"TALK_JWT_DISABLE_ISSUER": "TRUE"}, "TALK_JWT_ISSUER"),
+])
+def test_each_disagreement_is_named_and_fails(check, talk_values, site, key):
+    result = check(site, _env(**talk_values))
+    assert result.exit_code == 1
+    assert f"MISMATCH {key}:" in result.output
+    assert f"ok       {key}\n" not in result.output
+    assert SECRET not in result.output and OTHER_SECRET not in result.output
+
+
+def test_a_different_expiry_is_a_note_not_a_failure(check):
+    result = check({"TALK_JWT_EXPIRY": "6 hours"}, _env(TALK_JWT_EXPIRY="1 day"))
+    assert result.exit_code == 0, result.output
+    assert "note     TALK_JWT_EXPIRY: the site's tokens last 21600 s, Talk's own 86400 s" in result.output
+    assert "MISMATCH" not in result.output
+
+
+def test_same_expiry_in_other_words_agrees(check):
+    result = check({"TALK_JWT_EXPIRY": "1d"}, _env(TALK_JWT_EXPIRY="86400000"))
+    assert result.exit_code == 0 and "note" not in result.output
+
+
+def test_base64_secret_on_one_side_and_text_on_the_other_agree(check):
+    import base64
+
+    result = check({}, _env(TALK_JWT_SECRET="base64:" + base64.b64encode(SECRET.encode()).decode()))
+    assert result.exit_code == 0, result.output
+
+
+def test_talk_key_set_requires_the_sites_kid(check):
+    talk_set = json.dumps([{"kid": "new", "secret": OTHER_SECRET}, {"kid": "old", "secret": SECRET}])
+    result = check({}, _env(TALK_JWT_SECRET=None, TALK_JWT_SECRETS=talk_set))
+    assert result.exit_code == 1
+    assert "MISMATCH TALK_JWT_SECRETS: Talk requires a kid header" in result.output
+    # The site signs with "old", which Talk still holds: Talk picks keys by kid.
+    site_set = json.dumps([{"kid": "old", "secret": SECRET}])
+    assert check({"TALK_JWT_SECRET": None, "TALK_JWT_SECRETS": site_set},
+                 _env(TALK_JWT_SECRET=None, TALK_JWT_SECRETS=talk_set)).exit_code == 0
+    other = json.dumps([{"kid": "old", "secret": OTHER_SECRET}])
+    result = check({"TALK_JWT_SECRET": None, "TALK_JWT_SECRETS": site_set},
+                   _env(TALK_JWT_SECRET=None, TALK_JWT_SECRETS=other))
+    assert "MISMATCH TALK_JWT_SECRETS: Talk's key 'old' differs" in result.output
+
+
+def test_asymmetric_talk_holding_only_the_public_key_agrees(check):
+    site = {"TALK_JWT_ALG": "ES256", "TALK_JWT_SECRET": pem_secret("ES256")}
+    talk_only_public = json.dumps(pem_spec("ES256", private=False))
+    assert check(site, _env(TALK_JWT_ALG="ES256", TALK_JWT_SECRET=talk_only_public)).exit_code == 0
+    other_key = json.dumps(pem_spec("ES256", 1, private=False))
+    result = check(site, _env(TALK_JWT_ALG="ES256", TALK_JWT_SECRET=other_key))
+    assert "MISMATCH TALK_JWT_SECRET: the site signs with a different secret" in result.output
+
+
+def test_an_invalid_talk_env_names_the_variable(check):
+    result = check({}, "TALK_ROOT_URL=https://talk.example.test/\n")
+    assert result.exit_code == 1
+    assert "MISMATCH TALK_JWT_SECRET: the Talk env file's value is invalid" in result.output
+    result = check({}, _env(TALK_JWT_EXPIRY="forever"))
+    assert "MISMATCH TALK_JWT_EXPIRY:" in result.output
+
+
+def test_a_coral_site_has_nothing_to_compare(check):
+    result = check({"TALK_TOKEN_FORMAT": "coral", "TALK_JWT_SECRET": "ssosec_" + "a" * 64}, _env())
+    assert result.exit_code == 0
+    assert "note     TALK_TOKEN_FORMAT: the site signs Coral 5+ SSO tokens" in result.output
