@@ -8,6 +8,7 @@
  *          {op: "coral_verify", coral, token}           -> {ok, payload, verifier} | {ok: false, error}
  *          {op: "coral_sign", coral, payload, kid?}     -> {ok, token}   (as a site following Coral's docs)
  *          {op: "raw_sign", alg, key, payload, keyid?}  -> {ok, token}   (forge tokens for rejection tests)
+ *          {op: "jwks_verify", jwks, alg, token, env?}  -> {ok, payload}  (key picked by kid from a JWK Set)
  *   coral = {secrets: [{kid, secret, inactiveAt?}], oidc?: bool, tenantId?: string}
  * Talk's rules reproduced (talk v4.12 secrets.js / services/jwt.js / config.js):
  *  - HS*: the env string is the key; "base64:" prefix -> Buffer.from(rest, 'base64').toString()
@@ -166,6 +167,21 @@ function rawSign(req) {
   return jwt.sign(req.payload, key, options);
 }
 
+/* An operator's other verifier, configured from /.well-known/jwks.json instead of a PEM. */
+function jwksVerify(req) {
+  const header = jwt.decode(req.token, { complete: true }).header;
+  const jwk = req.jwks.keys.find((k) => (header.kid ? k.kid === header.kid : true));
+  if (!jwk) { throw new Error('no JWK for kid ' + header.kid); }
+  const key = crypto.createPublicKey({ key: jwk, format: 'jwk' });
+  const options = { algorithms: [req.alg] };
+  if (req.env) {
+    const c = config(req.env);
+    if (c.issuer) { options.issuer = c.issuer; }
+    if (c.audience) { options.audience = c.audience; }
+  }
+  return jwt.verify(req.token, key, options);
+}
+
 let input = '';
 process.stdin.on('data', (d) => { input += d; });
 process.stdin.on('end', () => {
@@ -176,6 +192,7 @@ process.stdin.on('end', () => {
       if (req.op === 'coral_verify') { const r = coralVerify(req); return Object.assign({ ok: true }, r); }
       if (req.op === 'coral_sign') { return { ok: true, token: coralSign(req) }; }
       if (req.op === 'raw_sign') { return { ok: true, token: rawSign(req) }; }
+      if (req.op === 'jwks_verify') { return { ok: true, payload: jwksVerify(req) }; }
       return { ok: false, error: 'unknown op' };
     } catch (e) {
       return { ok: false, error: e.name + ': ' + e.message };
