@@ -43,6 +43,7 @@
     if (!token) {
       set('qa-header', 'none'); set('qa-claims', 'none'); set('qa-jti', 'no token');
       set('qa-countdown', 'no token');
+      enableScenarios();
       return;
     }
     var parts = token.split('.');
@@ -52,6 +53,7 @@
       set('qa-claims', json(claims));
       set('qa-jti', claims.jti || '(none)');
     } catch (e) { set('qa-claims', 'cannot decode: ' + e.message); }
+    enableScenarios();
     tick();
   }
 
@@ -60,7 +62,18 @@
     if (!claims) { set('qa-countdown', 'no token'); return; }
     if (typeof claims.exp !== 'number') { set('qa-countdown', 'never (no exp claim)'); return; }
     var left = Math.floor(claims.exp - Date.now() / 1000);
-    set('qa-countdown', left > 0 ? left + ' s' : 'expired');
+    set('qa-countdown', left > 0 ? duration(left) : 'expired');
+  }
+  function duration(seconds) {
+    var h = Math.floor(seconds / 3600), m = Math.floor(seconds % 3600 / 60), s = seconds % 60;
+    if (h) { return h + ' h ' + m + ' min'; }
+    return m ? m + ' min ' + s + ' s' : s + ' s';
+  }
+  // Scenarios that need a token are disabled while the page holds none.
+  function enableScenarios() {
+    Array.prototype.forEach.call(panel.querySelectorAll('[data-needs-token]'), function (button) {
+      button.disabled = !current;
+    });
   }
   setInterval(tick, 500);
 
@@ -107,7 +120,7 @@
 
   function item() { return window.FlaskTalk && window.FlaskTalk.embeds[0]; }
   // In case the loader started before this script was loaded.
-  if (item() && item().cfg.token && !current) { show(item().cfg.token); }
+  show(item() ? item().cfg.token || null : null);
 
   var actions = {
     renew: function () {

@@ -12,6 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from ..realparts import ROOT
 from .conftest import ARTICLE
 from .conftest import WAIT_MS
 from .conftest import open_article
@@ -37,10 +38,8 @@ def test_sign_in_see_claims_then_sign_out_and_the_stream_turns_anonymous(live_de
     expect(page.get_by_test_id("qa-stream")).to_have_text("signed in as alice")
     expect(page.get_by_test_id("qa-verify-summary")).to_contain_text("new user looked up via /talk/user")
     expect(page.get_by_test_id("qa-lookup-summary")).to_contain_text("HTTP 200: user alice (reader-alice)")
-    expect(page.get_by_test_id("qa-countdown")).to_have_text(re.compile(r"^\d+ s$"))
+    expect(page.get_by_test_id("qa-countdown")).to_have_text(re.compile(r"^\d+ h \d+ min$"))
     shots.take(page, "article-signed-in", full_page=True)
-    if os.environ.get("UPDATE_DOCS_SCREENSHOT"):
-        page.screenshot(path="docs/demo.png")
 
     token = page_token(page)
     claims = claims_on(page)
@@ -60,6 +59,7 @@ def test_sign_in_see_claims_then_sign_out_and_the_stream_turns_anonymous(live_de
     expect(page.get_by_test_id("qa-stream")).to_have_text("anonymous")
     expect(page.get_by_test_id("qa-reader")).to_have_text("nobody is signed in")
     expect(page.get_by_test_id("qa-claims")).to_have_text("none")
+    expect(page.get_by_role("button", name="Send a tampered token")).to_be_disabled()
     assert page.url == demo.at(ARTICLE)
     shots.take(page, "signed-out", full_page=True)
 
@@ -161,6 +161,8 @@ def test_a_second_reader_in_another_browser_context(live_demo, open_reader, shot
     expect(bob.get_by_role("list", name="Comments so far")).to_contain_text("alice: Glad the market is back.")
     assert claims_on(bob)["sub"] == "reader-bob"
     shots.take(bob, "bob-signed-in", full_page=True)
+    if os.environ.get("UPDATE_DOCS_SCREENSHOT"):  # the README's picture: docs/demo.png
+        bob.screenshot(path=str(ROOT / "docs" / "demo.png"), full_page=True)
 
     # Alice's window is unaffected by bob's sign-in.
     alice.reload()
