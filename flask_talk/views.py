@@ -133,7 +133,8 @@ def login() -> Any:
         if wants_json():
             from flask_wtf.csrf import generate_csrf
 
-            return jsonify(csrf_token=generate_csrf(), user=current_reader())
+            reader = current_reader()  # first: a revoked session is cleared, CSRF token included
+            return jsonify(csrf_token=generate_csrf(), user=reader)
         return _login_page()
     data = request.get_json(silent=True) if request.is_json else request.form
     data = data if isinstance(data, dict) or hasattr(data, "get") else {}
