@@ -324,22 +324,24 @@ def key_server() -> Any:
     server.close()
 
 
-@pytest.fixture(scope="module")
-def matrix_apps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One app per configuration for the whole matrix: seeding readers hashes passwords (slow)."""
+def build_app(directory: Any, **settings: Any) -> Any:
+    """The demo app with the test settings, for module-scoped fixtures (seeding readers is slow)."""
     from demo import create_app
 
-    apps = {}
     with pytest.MonkeyPatch.context() as patch:
         for key in list(os.environ):
             if key.startswith("TALK_"):
                 patch.delenv(key)
-        for name, settings in APPS.items():
-            patch.setenv("DEMO_INSTANCE_PATH", str(tmp_path_factory.mktemp(name)))
-            config = {"TESTING": True, "SECRET_KEY": "test-session-key-" + "k" * 32,
-                      "TALK_JWT_SECRET": SECRET, "TALK_ROOT_URL": ROOT_URL, **settings}
-            apps[name] = create_app({k: v for k, v in config.items() if v is not None})
-    return apps
+        patch.setenv("DEMO_INSTANCE_PATH", str(directory))
+        config = {"TESTING": True, "SECRET_KEY": "test-session-key-" + "k" * 32,
+                  "TALK_JWT_SECRET": SECRET, "TALK_ROOT_URL": ROOT_URL, **settings}
+        return create_app({k: v for k, v in config.items() if v is not None})
+
+
+@pytest.fixture(scope="module")
+def matrix_apps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One app per configuration for the whole matrix."""
+    return {name: build_app(tmp_path_factory.mktemp(name), **settings) for name, settings in APPS.items()}
 
 
 @pytest.mark.parametrize(("kind", "app_kind", "build"), CASES, ids=[c[0] for c in CASES])

@@ -28,6 +28,7 @@ from .conftest import SECRET
 from .test_bad_tokens import ATTACKER_RSA
 from .test_bad_tokens import OTHER_SECRET
 from .test_bad_tokens import b64
+from .test_bad_tokens import build_app
 from .test_bad_tokens import forge
 from .test_bad_tokens import rs_forge
 from .test_bad_tokens import segment
@@ -50,15 +51,7 @@ def fuzz_settings(name: str) -> settings:
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from demo import create_app
-
-    with pytest.MonkeyPatch.context() as patch:
-        for key in list(os.environ):
-            if key.startswith("TALK_"):
-                patch.delenv(key)
-        patch.setenv("DEMO_INSTANCE_PATH", str(tmp_path_factory.mktemp("fuzz")))
-        return create_app({"TESTING": True, "SECRET_KEY": "test-session-key-" + "k" * 32,
-                           "TALK_JWT_SECRET": SECRET, "TALK_ROOT_URL": ROOT_URL})
+    return build_app(tmp_path_factory.mktemp("fuzz"))
 
 
 @pytest.fixture(scope="module")
