@@ -12,6 +12,7 @@ from flask_wtf.csrf import generate_csrf
 from .config import apply_defaults
 from .config import load_settings
 from .embed import talk_embed
+from .errors import StoreUnavailable
 from .keys import require_signer
 from .security import harden_session_cookie
 from .state import EXTENSION_KEY
@@ -137,8 +138,12 @@ class TalkAuth:
 
         from .cli import talk_cli
         from .views import bp
+        from .views import store_unavailable
 
         app.register_blueprint(bp, url_prefix=settings.url_prefix or None)
+        # The site's own pages call current_reader()/talk_embed(): a store outage there is a
+        # 503 too, never a 500. A site may register its own handler after init_app.
+        app.register_error_handler(StoreUnavailable, store_unavailable)
         app.jinja_env.globals["talk_embed"] = talk_embed
         app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
         app.cli.add_command(talk_cli)
