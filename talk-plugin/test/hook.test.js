@@ -141,3 +141,26 @@ test('the package is a Talk plugin exporting tokenUserNotFound', () => {
   assert.strictEqual(typeof plugin.tokenUserNotFound, 'function');
   assert.strictEqual(require('../package.json').main, 'index.js');
 });
+
+test('the shipped code sticks to what Node 8 (Talk 4\'s runtime) understands', () => {
+  const fs = require('fs');
+  const path = require('path');
+  const root = path.join(__dirname, '..');
+  const files = ['index.js'].concat(fs.readdirSync(path.join(root, 'lib')).map((f) => path.join('lib', f)));
+  const newer = [
+    [/\?\./, 'optional chaining (Node 14)'],
+    [/\?\?/, 'nullish coalescing (Node 14)'],
+    [/catch\s*\{/, 'optional catch binding (Node 10)'],
+    [/\bfetch\s*\(/, 'fetch (Node 18)'],
+    [/^\s*import\s/m, 'ES modules'],
+    [/\{\s*\.\.\./, 'object spread (Node 8.3+, behind a flag before)'],
+    [/require\(['"]node:/, 'node: specifiers (Node 14.18)']
+  ];
+  for (const file of files) {
+    const text = fs.readFileSync(path.join(root, file), 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+    for (const [pattern, what] of newer) {
+      assert.ok(!pattern.test(text), file + ' uses ' + what);
+    }
+    assert.match(text, /^'use strict';/, file + ' is a strict CommonJS module');
+  }
+});
