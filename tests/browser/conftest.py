@@ -41,7 +41,10 @@ WAIT_MS = 60_000
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     executable = require("chromium")
+    from playwright.sync_api import expect
     from playwright.sync_api import sync_playwright
+
+    expect.set_options(timeout=20_000)  # a slow CI machine waits longer; a fast one does not
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=executable, headless=True,

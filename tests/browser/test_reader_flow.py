@@ -53,7 +53,7 @@ def test_sign_in_see_claims_then_sign_out_and_the_stream_turns_anonymous(live_de
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("link", name="Sign in")).to_be_visible()
-    expect(page.get_by_role("alert").filter(has_text="You are signed out.")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="You are signed out.")).to_be_visible()
     expect(page.get_by_test_id("standin-status")).to_contain_text("You are not signed in")
     expect(page.get_by_label("Your comment")).to_be_hidden()
     expect(page.get_by_test_id("qa-stream")).to_have_text("anonymous")
