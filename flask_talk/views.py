@@ -99,7 +99,9 @@ def store_unavailable(error: StoreUnavailable) -> Response:
 # -- login / logout -----------------------------------------------------------------------
 
 def _login_page(status: int = 200) -> Any:
-    response = Response(render_template("flask_talk/login.html", next=safe_next(request.values.get("next"), "")),
+    username = request.form.get("username", "") if request.method == "POST" else ""
+    response = Response(render_template("flask_talk/login.html", username=username[:200],
+                                        next=safe_next(request.values.get("next"), "")),
                         status=status)
     return deny_framing(response)
 

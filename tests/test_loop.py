@@ -63,3 +63,12 @@ def test_page_renews_its_token_with_the_csrf_token_it_was_rendered_with(testapp,
         refused = testapp.post("/talk/logout", {"csrf_token": config["csrf_token"]}, status=400)
     assert "please confirm" in refused.text
     assert refused.forms[0].action.endswith("/talk/logout")
+
+
+def test_wrong_password_keeps_the_username_but_never_the_password(testapp):
+    response = login(testapp, "alice", password="wrong-password-1")
+    assert response.status_int == 401
+    form = response.forms[0]
+    assert form["username"].value == "alice"
+    assert form["password"].value == ""
+    assert "wrong-password-1" not in response.text
