@@ -3,7 +3,7 @@
 optionally a pyinstrument profile of where that time goes.
 
 Calls the demo app's WSGI callable directly with the same requests ``bench/run.py`` sends,
-so the figure is the application's own cost (Flask, flask-talk, SQLite), and the
+so the figure (process CPU time) is the application's own cost (Flask, flask-talk, SQLite), and the
 difference to the server-side CPU per request in ``run.py``'s table is the server's.
 
     .venv/bin/python bench/profile.py                 # µs per request, each scenario
@@ -98,13 +98,13 @@ def scenario_requests(app: Any) -> dict[str, list[tuple[str, str, dict[str, str]
 
 
 def per_request_us(app: Any, requests: list[tuple[str, str, dict[str, str]]], seconds: float) -> float:
-    count, started = 0, time.perf_counter()
+    count, started, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - started < seconds:
         for method, path, headers in requests:
             status, _, _ = wsgi_call(app, method, path, headers)
             assert status[0] == "2", status
             count += 1
-    return (time.perf_counter() - started) / count * 1e6
+    return (time.process_time() - cpu) / count * 1e6
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,11 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         scenarios = scenario_requests(app)
         for name, requests in scenarios.items():
             per_request_us(app, requests, 0.3)
-            print(f"{name:<8}{per_request_us(app, requests, args.seconds):9.1f} µs per request (in-process)")
+            print(f"{name:<8}{per_request_us(app, requests, args.seconds):9.1f} µs CPU per request (in-process)")
         if args.profile:
             from pyinstrument import Profiler
 
-            profiler = Profiler(interval=0.0002)
+            profiler = Profiler(interval=0.0005)
             profiler.start()
             per_request_us(app, scenarios[args.profile], args.seconds)
             profiler.stop()

@@ -36,7 +36,7 @@ BIN = Path(sys.executable).parent
 LUA = BENCH / "lua" / "requests.lua"
 SCENARIOS = ("lookup", "mint", "embed", "mixed")
 #: The server the README recommends (the default of ``--flask-servers``).
-RECOMMENDED = "gunicorn-gthread"
+RECOMMENDED = "uwsgi"
 READER = {"id": "reader-alice", "username": "alice", "password": "alice-demo-pass"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
