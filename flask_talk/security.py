@@ -1,6 +1,7 @@
 """Small, separately testable security helpers: safe redirects, cookies, response headers."""
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask
@@ -26,7 +27,23 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 
 class TalkSessionInterface(SecureCookieSessionInterface):
-    """Flask's cookie session, with ``Secure`` whenever the request came over https."""
+    """Flask's cookie session, with ``Secure`` whenever the request came over https.
+
+    The signing serializer is built once per set of keys rather than on every request
+    (Flask rebuilds it each time; it is a measurable part of a token mint).
+    """
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[Any, ...], Any] = {}
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        keys = (app.secret_key, *(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = self._serializers.get(keys)
+        if cached is None:
+            cached = super().get_signing_serializer(app)
+            if cached is not None:
+                self._serializers = {keys: cached}
+        return cached
 
     def get_cookie_secure(self, app: Flask) -> bool:
         if app.config.get("SESSION_COOKIE_SECURE"):

@@ -25,8 +25,6 @@ from joserfc.errors import UnsupportedHeaderError
 from joserfc.jws import JWSRegistry
 
 from .errors import TokenError
-from .hmacjws import HASHES
-from .hmacjws import HmacCompact
 from .keys import Key
 from .keys import KeySet
 from .keys import require_signer
@@ -126,13 +124,6 @@ class TokenCodec:
         self._claim_options = claim_options
         # Built once: with no fixed ``now`` joserfc reads the clock at each validation.
         self._claims_now = jwt.JWTClaimsRegistry(leeway=policy.leeway_seconds, **claim_options)
-        self._hmac: HmacCompact | None = None
-        self._raw_keys: dict[int, bytes] = {}
-        if keys.alg in HASHES:
-            signer = require_signer(keys).sign_key
-            probe = jwt.encode(self._header, {}, signer, algorithms=self._algorithms, registry=self._registry)
-            self._hmac = HmacCompact(keys.alg, probe.split(".")[0], signer.raw_value)
-            self._raw_keys = {id(entry.verify_key): entry.verify_key.raw_value for entry in keys.entries}
 
     # -- minting ---------------------------------------------------------------------------
 
@@ -184,11 +175,8 @@ class TokenCodec:
     def mint(self, profile: Mapping[str, Any], *, now: float | None = None) -> MintedToken:
         """Sign a new token (fresh ``jti``, ``iat``, ``exp``) for ``profile``."""
         claims = self.claims_for(profile, now=now)
-        if self._hmac is not None:
-            token = self._hmac.sign(claims)
-        else:
-            token = jwt.encode(self._header, claims, require_signer(self.keys).sign_key,
-                               algorithms=self._algorithms, registry=self._registry)
+        token = jwt.encode(self._header, claims, require_signer(self.keys).sign_key,
+                           algorithms=self._algorithms, registry=self._registry)
         return MintedToken(token=token, jti=claims["jti"], expires_at=claims["exp"], claims=claims)
 
     # -- verifying -------------------------------------------------------------------------
@@ -248,25 +236,7 @@ class TokenCodec:
         self._validate_claims(claims, now)
         return claims
 
-    def _fast_decode(self, token: str) -> Any | None:
-        """HMAC tokens that certainly verify, without joserfc's machinery; else ``None``."""
-        assert self._hmac is not None
-        header = self._hmac.header(token)
-        if header is None:
-            return None
-        try:
-            key = self._resolve_key(header)
-        except TokenError:
-            return None  # joserfc's path raises it, after its own header checks
-        raw = self._raw_keys.get(id(key)) if key is not None else None
-        claims = self._hmac.verify(token, raw) if raw is not None else None
-        return jwt.Token(header, claims) if claims is not None else None
-
     def _decode(self, token: str) -> Any:
-        if self._hmac is not None:
-            decoded = self._fast_decode(token)
-            if decoded is not None:
-                return decoded
         chosen: list[Key | None] = []
 
         def key_for(guest: Any) -> Key:

@@ -347,3 +347,15 @@ def test_a_signed_out_cookie_can_sign_in_again_at_once(app: Any, client: Any) ->
                                                         "csrf_token": csrf_from(page)})
             assert response.status_code == 302
         assert mint(replay).status_code == 200
+
+
+def test_session_serializer_follows_a_secret_key_change(app: Any) -> None:
+    """The cached session serializer must never outlive a change of SECRET_KEY."""
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["probe"] = "kept"
+    with client.session_transaction() as sess:
+        assert sess["probe"] == "kept"
+    app.secret_key = "another-session-key-" + "z" * 32
+    with client.session_transaction() as sess:
+        assert "probe" not in sess
