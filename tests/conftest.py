@@ -13,15 +13,13 @@ import pytest
 import webtest
 from flask import Flask
 
-from demo import create_app
 from flask_talk.config import DEFAULTS
 
+from .apps import PASSWORDS as PASSWORDS
+from .apps import ROOT_URL as ROOT_URL
+from .apps import SECRET as SECRET
+from .apps import demo_app
 from .realparts import RedisServer
-
-#: 48 characters: long enough for HS384; HS512 tests use their own.
-SECRET = "test-secret-for-flask-talk-0123456789-abcdefghij"
-ROOT_URL = "https://talk.example.test/"
-PASSWORDS = {"alice": "alice-demo-pass", "bob": "bob-demo-pass", "carol": "carol-demo-pass"}
 
 
 @pytest.fixture(autouse=True)
@@ -33,19 +31,11 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def make_app(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Flask]:
+def make_app(tmp_path: Any) -> Callable[..., Flask]:
     """``make_app(**settings)``: the demo app with test settings plus ``settings``."""
-    monkeypatch.setenv("DEMO_INSTANCE_PATH", str(tmp_path / "instance"))
 
     def factory(**settings: Any) -> Flask:
-        config: dict[str, Any] = {
-            "TESTING": True,
-            "SECRET_KEY": "test-session-key-" + "k" * 32,
-            "TALK_JWT_SECRET": SECRET,
-            "TALK_ROOT_URL": ROOT_URL,
-        }
-        config.update(settings)
-        return create_app({k: v for k, v in config.items() if v is not None})
+        return demo_app(tmp_path / "instance", **settings)
 
     return factory
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -20,93 +18,28 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.asymmetric import rsa
 
+from .apps import demo_app
 from .conftest import ROOT_URL
 from .conftest import SECRET
 from .conftest import csrf_from
 from .conftest import login
-
-OTHER_SECRET = "another-secret-that-is-not-ours-0123456789-xyzxyz"
-KID_SECRETS = {"2": "new-rotation-secret-0123456789-abcdefghijklmnop",
-               "1": "old-rotation-secret-0123456789-abcdefghijklmnop"}
-USER = "reader-alice"
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def segment(part: Any) -> str:
-    """A JWT segment from a dict/list (JSON-encoded), a str (used as raw JSON text) or bytes."""
-    if isinstance(part, bytes):
-        return b64(part)
-    text = part if isinstance(part, str) else json.dumps(part)
-    return b64(text.encode())
-
-
-def hs_sign(signing_input: str, secret: str | bytes, digest: Any = hashlib.sha256) -> str:
-    key = secret.encode() if isinstance(secret, str) else secret
-    return b64(hmac.new(key, signing_input.encode(), digest).digest())
-
-
-def forge(header: Any, payload: Any, secret: str | bytes = SECRET, digest: Any = hashlib.sha256) -> str:
-    """An HMAC-signed token over exactly the given header and payload."""
-    signing_input = segment(header) + "." + segment(payload)
-    return signing_input + "." + hs_sign(signing_input, secret, digest)
-
-
-#: An attacker's RSA key (and the site's own, for the RS256 app).
-ATTACKER_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-SITE_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def pem_private(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
-
-
-def pem_public(key: rsa.RSAPrivateKey) -> str:
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-
-def rs_forge(header: Any, payload: Any, key: rsa.RSAPrivateKey = ATTACKER_RSA) -> str:
-    signing_input = segment(header) + "." + segment(payload)
-    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-    return signing_input + "." + b64(signature)
-
-
-def public_jwk(key: rsa.RSAPrivateKey) -> dict[str, str]:
-    numbers = key.public_key().public_numbers()
-
-    def as_b64(value: int) -> str:
-        return b64(value.to_bytes((value.bit_length() + 7) // 8, "big"))
-
-    return {"kty": "RSA", "e": as_b64(numbers.e), "n": as_b64(numbers.n), "alg": "RS256"}
-
-
-def claims(**changes: Any) -> dict[str, Any]:
-    """Valid claims for the default test app; ``name=DROP`` removes a claim."""
-    now = int(time.time())
-    base: dict[str, Any] = {"jti": "jti-" + str(now), "iat": now, "exp": now + 600, "iss": ROOT_URL,
-                            "aud": "talk", "sub": USER, "username": "alice"}
-    base.update(changes)
-    return {k: v for k, v in base.items() if v is not DROP}
-
-
-DROP = object()
-HS = {"alg": "HS256", "typ": "JWT"}
-
-
-def raw_claims(json_text_for_exp: str) -> str:
-    """Claims as raw JSON text with ``exp`` written verbatim (NaN, Infinity, huge numbers)."""
-    now = int(time.time())
-    return ('{"jti":"j-raw","iat":%d,"exp":%s,"iss":"%s","aud":"talk","sub":"%s"}'
-            % (now, json_text_for_exp, ROOT_URL, USER))
+from .forging import ATTACKER_RSA
+from .forging import DROP
+from .forging import HS
+from .forging import KID_SECRETS
+from .forging import OTHER_SECRET
+from .forging import SITE_RSA
+from .forging import USER
+from .forging import b64
+from .forging import claims
+from .forging import forge
+from .forging import pem_private
+from .forging import pem_public
+from .forging import public_jwk
+from .forging import raw_claims
+from .forging import rs_forge
+from .forging import segment
 
 
 class KeyServer:
@@ -324,24 +257,10 @@ def key_server() -> Any:
     server.close()
 
 
-def build_app(directory: Any, **settings: Any) -> Any:
-    """The demo app with the test settings, for module-scoped fixtures (seeding readers is slow)."""
-    from demo import create_app
-
-    with pytest.MonkeyPatch.context() as patch:
-        for key in list(os.environ):
-            if key.startswith("TALK_"):
-                patch.delenv(key)
-        patch.setenv("DEMO_INSTANCE_PATH", str(directory))
-        config = {"TESTING": True, "SECRET_KEY": "test-session-key-" + "k" * 32,
-                  "TALK_JWT_SECRET": SECRET, "TALK_ROOT_URL": ROOT_URL, **settings}
-        return create_app({k: v for k, v in config.items() if v is not None})
-
-
 @pytest.fixture(scope="module")
 def matrix_apps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One app per configuration for the whole matrix."""
-    return {name: build_app(tmp_path_factory.mktemp(name), **settings) for name, settings in APPS.items()}
+    return {name: demo_app(tmp_path_factory.mktemp(name), **settings) for name, settings in APPS.items()}
 
 
 @pytest.mark.parametrize(("kind", "app_kind", "build"), CASES, ids=[c[0] for c in CASES])

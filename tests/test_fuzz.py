@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import time
 from typing import Any
 
@@ -24,15 +23,15 @@ from hypothesis import strategies as st
 
 from flask_talk.errors import TokenError
 
+from .apps import demo_app as build_app
 from .conftest import ROOT_URL
 from .conftest import SECRET
-from .test_bad_tokens import ATTACKER_RSA
-from .test_bad_tokens import OTHER_SECRET
-from .test_bad_tokens import b64
-from .test_bad_tokens import build_app
-from .test_bad_tokens import forge
-from .test_bad_tokens import rs_forge
-from .test_bad_tokens import segment
+from .forging import ATTACKER_RSA
+from .forging import OTHER_SECRET
+from .forging import b64
+from .forging import forge
+from .forging import rs_forge
+from .forging import segment
 
 USER = "reader-alice"
 #: One clock for the strategies: hypothesis needs data generation that does not drift.

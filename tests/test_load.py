@@ -14,15 +14,14 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from .realparts import RedisServer
 from .realparts import require
-from .test_redis import AppServer
-from .test_redis import Browser
-from .test_redis import lookup
+from .servers import AppServer
+from .servers import Browser
+from .servers import lookup
 
 pytestmark = pytest.mark.slow
 

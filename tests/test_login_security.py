@@ -13,10 +13,10 @@ import webtest
 from flask_talk.readers import SID_KEY
 from flask_talk.readers import USER_KEY
 
+from .apps import demo_app as build_app
 from .conftest import PASSWORDS
 from .conftest import csrf_from
 from .conftest import login
-from .test_bad_tokens import build_app
 
 JSON = {"Accept": "application/json"}
 

@@ -18,11 +18,11 @@ from werkzeug.serving import make_server
 from .conftest import PASSWORDS
 from .conftest import SECRET
 from .conftest import embed_config
+from .forging import OTHER_SECRET
+from .forging import claims
+from .forging import forge
 from .realparts import free_port
-from .test_bad_tokens import OTHER_SECRET
-from .test_bad_tokens import claims
-from .test_bad_tokens import forge
-from .test_redis import Browser
+from .servers import Browser
 
 SESSION_KEY = "test-session-key-" + "k" * 32
 WRONG_PASSWORD = "my-Wrong-passw0rd-xyz"
