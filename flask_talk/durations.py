@@ -7,6 +7,7 @@ number means *milliseconds*. ``exp`` is then ``floor(iat + ms / 1000)``.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _UNITS_MS = {
     "years": 31557600000, "year": 31557600000, "yrs": 31557600000, "yr": 31557600000,
@@ -25,7 +26,7 @@ _PATTERN = re.compile(
 )
 
 
-def parse_duration_ms(value: str | int | float) -> float | None:
+def parse_duration_ms(value: Any) -> float | None:
     """Return the duration in milliseconds, or ``None`` where ``ms`` returns undefined.
 
     A Python number is taken as seconds (like ``expiresIn`` given a number).

@@ -13,7 +13,7 @@ from .config import apply_defaults
 from .config import load_settings
 from .embed import talk_embed
 from .errors import StoreUnavailable
-from .keys import require_signer
+from .keys import signing_key
 from .security import harden_session_cookie
 from .state import EXTENSION_KEY
 from .state import TalkState
@@ -106,7 +106,7 @@ class TalkAuth:
         """Check the settings and register everything on ``app``; raises ``ConfigurationError``."""
         apply_defaults(app.config)
         settings = load_settings(app.config)
-        require_signer(settings.keys)
+        signing_key(settings.keys)
         if not app.config.get("SECRET_KEY"):
             raise RuntimeError("SECRET_KEY: flask-talk needs the app's SECRET_KEY for sessions and CSRF")
         database = self._database_path(app, settings.database)

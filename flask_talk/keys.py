@@ -56,6 +56,8 @@ class KeySet:
     entries: tuple[KeyEntry, ...]
     require_kid: bool
     by_kid: dict[str, KeyEntry] = field(default_factory=dict)
+    #: The setting the keys came from, for error messages.
+    setting: str = "TALK_JWT_SECRET"
 
     @property
     def signer(self) -> KeyEntry:
@@ -234,15 +236,15 @@ def load_key_set(config: Mapping[str, Any], *, coral: bool = False) -> KeySet:
         entries=entries,
         require_kid=require_kid,
         by_kid={entry.kid: entry for entry in entries if entry.kid},
+        setting=key,
     )
 
 
-def require_signer(keys: KeySet) -> KeyEntry:
-    """The signing entry, or a start-up error when only a public key was configured."""
-    signer = keys.signer
-    if signer.sign_key is None:
-        name = "TALK_JWT_SECRETS" if keys.require_kid else "TALK_JWT_SECRET"
+def signing_key(keys: KeySet) -> Key:
+    """The key that signs, or a start-up error when only a public key was configured."""
+    key = keys.signer.sign_key
+    if key is None:
         raise ConfigurationError(
-            name, f"tokens cannot be signed without 'private': only a public key is configured for {keys.alg}"
+            keys.setting, f"tokens cannot be signed without 'private': only a public key is configured for {keys.alg}"
         )
-    return signer
+    return key

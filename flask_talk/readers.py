@@ -34,7 +34,7 @@ def session_id() -> str:
     """The random id of this sign-in, created on first use (Flask-Login sites)."""
     if SID_KEY not in session:
         session[SID_KEY] = secrets.token_urlsafe(18)
-    return session[SID_KEY]  # type: ignore[no-any-return]
+    return session[SID_KEY]
 
 
 def current_reader() -> dict[str, Any] | None:
@@ -44,7 +44,7 @@ def current_reader() -> dict[str, Any] | None:
     copied cookie stops working at logout even though Flask's session lives in the cookie.
     """
     if "_talk_reader" in g:
-        return g._talk_reader  # type: ignore[no-any-return]
+        return g._talk_reader
     state = get_state()
     user = _flask_login_user()
     if user is None and session.get(USER_KEY):

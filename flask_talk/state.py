@@ -34,7 +34,7 @@ class TalkState:
 def get_state() -> TalkState:
     """The current app's :class:`TalkState`, or a clear error when ``TalkAuth`` was never set up."""
     try:
-        return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+        return current_app.extensions[EXTENSION_KEY]
     except KeyError:
         raise RuntimeError(
             "flask-talk is not initialised on this app: call TalkAuth(app) or talk.init_app(app)"

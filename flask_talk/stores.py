@@ -15,9 +15,14 @@ import random
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 from typing import Protocol
+from typing import TypeVar
 
 from .errors import StoreUnavailable
+
+T = TypeVar("T")
 
 
 class StateStore(Protocol):
@@ -175,7 +180,7 @@ class RedisStateStore:
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
 
-    def _do(self, work):  # type: ignore[no-untyped-def]
+    def _do(self, work: Callable[[Any], T]) -> T:
         try:
             return work(self.client)
         except self._errors as exc:
@@ -184,7 +189,7 @@ class RedisStateStore:
     def track(self, session_id: str, jti: str, expires_at: float) -> None:
         key = self._key("issued", session_id)
 
-        def work(client):  # type: ignore[no-untyped-def]
+        def work(client: Any) -> Any:
             pipe = client.pipeline(transaction=False)
             pipe.zadd(key, {jti: expires_at})
             pipe.expireat(key, int(expires_at) + 1, gt=True)
@@ -197,7 +202,7 @@ class RedisStateStore:
         issued = self._key("issued", session_id)
         now = time.time()
 
-        def work(client):  # type: ignore[no-untyped-def]
+        def work(client: Any) -> Any:
             live = client.zrangebyscore(issued, now, "+inf", withscores=True)
             pipe = client.pipeline(transaction=True)
             for jti, exp in live:
@@ -219,7 +224,7 @@ class RedisStateStore:
     def add_failure(self, keys: list[str], window: float) -> int:
         now = time.time()
 
-        def work(client):  # type: ignore[no-untyped-def]
+        def work(client: Any) -> Any:
             pipe = client.pipeline(transaction=True)
             for key in keys:
                 rkey = self._key("failures", key)
@@ -236,7 +241,7 @@ class RedisStateStore:
         rkey = self._key("failures", key)
         since = time.time() - window
 
-        def work(client):  # type: ignore[no-untyped-def]
+        def work(client: Any) -> Any:
             pipe = client.pipeline(transaction=False)
             pipe.zcount(rkey, f"({since}", "+inf")
             pipe.zrangebyscore(rkey, f"({since}", "+inf", start=0, num=1, withscores=True)

@@ -27,7 +27,7 @@ from joserfc.jws import JWSRegistry
 from .errors import TokenError
 from .keys import Key
 from .keys import KeySet
-from .keys import require_signer
+from .keys import signing_key
 
 #: Longest token accepted; Talk's tokens are a few hundred bytes.
 MAX_TOKEN_LENGTH = 8192
@@ -175,7 +175,7 @@ class TokenCodec:
     def mint(self, profile: Mapping[str, Any], *, now: float | None = None) -> MintedToken:
         """Sign a new token (fresh ``jti``, ``iat``, ``exp``) for ``profile``."""
         claims = self.claims_for(profile, now=now)
-        token = jwt.encode(self._header, claims, require_signer(self.keys).sign_key,
+        token = jwt.encode(self._header, claims, signing_key(self.keys),
                            algorithms=self._algorithms, registry=self._registry)
         return MintedToken(token=token, jti=claims["jti"], expires_at=claims["exp"], claims=claims)
 

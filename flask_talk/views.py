@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint
@@ -127,6 +128,14 @@ def _too_many(retry_after: float) -> Any:
     return response
 
 
+def _submitted() -> Mapping[str, Any]:
+    """The login fields, from a JSON object or a form; anything else counts as empty."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        return body if isinstance(body, dict) else {}
+    return request.form
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     """Sign a reader in with the site's credentials (HTML form or JSON)."""
@@ -138,8 +147,7 @@ def login() -> Any:
             reader = current_reader()  # first: a revoked session is cleared, CSRF token included
             return jsonify(csrf_token=generate_csrf(), user=reader)
         return _login_page()
-    data = request.get_json(silent=True) if request.is_json else request.form
-    data = data if isinstance(data, dict) or hasattr(data, "get") else {}
+    data = _submitted()
     username = str(data.get("username") or "").strip()
     password = str(data.get("password") or "")
     keys = ["account:" + username.lower(), "address:" + (request.remote_addr or "unknown")]
