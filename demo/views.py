@@ -22,7 +22,6 @@ from flask_talk.config import SHARED_WITH_TALK
 from flask_talk.config import masked
 from flask_talk.errors import TokenError
 from flask_talk.security import embed_csp
-from flask_talk.users import SQLiteUserStore
 
 from .articles import ARTICLES
 from .articles import BY_SLUG
@@ -43,8 +42,8 @@ READERS = [
 def seed_readers(app: Flask) -> None:
     """Create the demo readers once (the default SQLite user store only)."""
     with app.app_context():
-        users = current_talk.users
-        if not isinstance(users, SQLiteUserStore):
+        users = current_talk.users.builtin()
+        if users is None:
             return
         for reader in READERS:
             if users.get(reader["id"]) is None:

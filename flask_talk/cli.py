@@ -33,9 +33,9 @@ talk_cli = AppGroup("talk", help="flask-talk: users, tokens and Talk settings.")
 def create_user(username: str, email: str, user_id: str | None, display_name: str | None,
                 password: str) -> None:
     """Add a reader to the default SQLite user store."""
-    users = get_state().users
-    if not hasattr(users, "create"):
-        raise click.ClickException("this app uses its own user store; add users there")
+    users = getattr(get_state().users, "builtin", lambda: None)()
+    if users is None:
+        raise click.ClickException("this app brings its own users; add them there")
     try:
         user = users.create(user_id or username, username, email, password, display_name)
     except ValueError as exc:

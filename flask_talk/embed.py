@@ -17,8 +17,10 @@ from flask import url_for
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
+from .errors import ConfigurationError
 from .errors import StoreUnavailable
 from .readers import current_reader
+from .readers import SignedOut
 from .readers import mint_for_reader
 from .state import get_state
 
@@ -42,7 +44,7 @@ def embed_context(asset_url: str | None = None, asset_id: str | None = None) -> 
     state = get_state()
     talk_url = state.talk_base
     if not talk_url:
-        raise RuntimeError("TALK_URL is not set: the embed has no Talk server to load")
+        raise ConfigurationError("TALK_URL", "is not set: the embed has no Talk server to load")
     config: dict[str, Any] = {
         "format": state.settings.token_format,
         "talk_url": talk_url,
@@ -60,6 +62,8 @@ def embed_context(asset_url: str | None = None, asset_id: str | None = None) -> 
             minted = mint_for_reader(reader)
             config.update(token=minted.token, expires_at=minted.expires_at, issued_at=minted.claims["iat"],
                           username=reader.get("username"))
+    except SignedOut:
+        pass  # signed out while this page was rendered: the stream shows anonymously
     except StoreUnavailable as exc:
         # Fail closed: show the stream anonymously rather than an untracked token.
         logger.error("flask-talk: embed rendered anonymously: %s", exc)
@@ -74,6 +78,14 @@ def embed_context(asset_url: str | None = None, asset_id: str | None = None) -> 
 
 
 def talk_embed(asset_url: str | None = None, asset_id: str | None = None) -> Markup:
-    """Jinja global: ``{{ talk_embed(asset_url=..., asset_id=...) }}`` in the site's own templates."""
-    context = embed_context(asset_url, asset_id)
+    """Jinja global: ``{{ talk_embed(asset_url=..., asset_id=...) }}`` in the site's own templates.
+
+    Without ``TALK_URL`` the page still renders, with a visible note instead of the stream.
+    """
+    try:
+        context = embed_context(asset_url, asset_id)
+    except ConfigurationError as exc:
+        logger.error("flask-talk: %s", exc)
+        return Markup('<p class="talk-embed-unconfigured" role="status">Comments are not '
+                      "configured on this site yet (TALK_URL is not set).</p>")
     return Markup(render_template("flask_talk/embed.html", embed=context))

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from flask import Response
+from flask import g
 from flask_wtf.csrf import generate_csrf
 
 from .config import apply_defaults
@@ -15,6 +17,7 @@ from .embed import talk_embed
 from .errors import StoreUnavailable
 from .keys import signing_key
 from .security import harden_session_cookie
+from .security import no_store
 from .state import EXTENSION_KEY
 from .state import TalkState
 from .stores import RedisStateStore
@@ -22,26 +25,10 @@ from .stores import SQLiteStateStore
 from .stores import StateStore
 from .tokens import TokenCodec
 from .tokens import TokenPolicy
-from .users import SQLiteUserStore
+from .users import SiteUsers
 from .users import UserStore
 
 logger = logging.getLogger("flask_talk")
-
-
-class _CallbackUsers:
-    """A :class:`UserStore` made of the site's registered callbacks."""
-
-    def __init__(self, find: Callable[[str], Any], check: Callable[[str, str], Any] | None) -> None:
-        self._find = find
-        self._check = check
-
-    def get(self, user_id: str) -> Any | None:
-        return self._find(user_id)
-
-    def authenticate(self, username: str, password: str) -> Any | None:
-        if self._check is None:
-            raise RuntimeError("no credentials checker registered: use @talk.credentials_checker")
-        return self._check(username, password)
 
 
 class TalkAuth:
@@ -63,8 +50,8 @@ class TalkAuth:
                  store: StateStore | None = None) -> None:
         self._users = users
         self._store = store
-        self._find_user: Callable[[str], Any] | None = None
-        self._check_credentials: Callable[[str, str], Any] | None = None
+        self.find_user: Callable[[str], Any] | None = None
+        self.check_credentials: Callable[[str, str], Any] | None = None
         self._profile_loaders: list[Callable[[Any], dict[str, Any]]] = []
         if app is not None:
             self.init_app(app)
@@ -77,12 +64,12 @@ class TalkAuth:
         A user is a mapping or an object with ``id``, ``username``, ``email`` (and optional
         ``display_name``, ``badges``, ``role``, ``url``, ``avatar``).
         """
-        self._find_user = callback
+        self.find_user = callback
         return callback
 
     def credentials_checker(self, callback: Callable[[str, str], Any]) -> Callable[[str, str], Any]:
         """Register ``callback(username, password) -> user | None`` for ``/talk/login``."""
-        self._check_credentials = callback
+        self.check_credentials = callback
         return callback
 
     def profile_loader(self, callback: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
@@ -95,12 +82,8 @@ class TalkAuth:
     def _database_path(self, app: Flask, configured: str | None) -> str:
         return configured or os.path.join(app.instance_path, "flask_talk.sqlite3")
 
-    def _make_users(self, app: Flask, database: str) -> UserStore:
-        if self._users is not None:
-            return self._users
-        if self._find_user is not None:
-            return _CallbackUsers(self._find_user, self._check_credentials)
-        return SQLiteUserStore(database)
+    def _make_users(self, database: str) -> UserStore:
+        return self._users if self._users is not None else SiteUsers(self, database)
 
     def init_app(self, app: Flask) -> None:
         """Check the settings and register everything on ``app``; raises ``ConfigurationError``."""
@@ -129,7 +112,7 @@ class TalkAuth:
             settings=settings,
             codec=TokenCodec(settings.keys, policy),
             store=store,
-            users=self._make_users(app, database),
+            users=self._make_users(database),
             profile_loaders=self._profile_loaders,
             talk_base=settings.talk_url or app.config.get("TALK_STANDIN_URL"),
         )
@@ -144,8 +127,19 @@ class TalkAuth:
         # The site's own pages call current_reader()/talk_embed(): a store outage there is a
         # 503 too, never a 500. A site may register its own handler after init_app.
         app.register_error_handler(StoreUnavailable, store_unavailable)
+        app.after_request(_no_store_when_minted)
         app.jinja_env.globals["talk_embed"] = talk_embed
         app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
         app.cli.add_command(talk_cli)
+        if not state.talk_base:
+            logger.warning("flask-talk: TALK_URL is not set: talk_embed() and /talk/embed show no "
+                           "comment stream until it is")
         logger.info("flask-talk: %s tokens, %s, store %s", settings.token_format, settings.alg,
                     "redis" if settings.redis_url else "sqlite")
+
+
+def _no_store_when_minted(response: Response) -> Response:
+    """Any page of the site that received a fresh token (``talk_embed()``) stays out of caches."""
+    if g.get("_talk_minted"):
+        no_store(response)
+    return response

@@ -37,20 +37,36 @@ def session_id() -> str:
     return session[SID_KEY]
 
 
+def _signed_out_elsewhere(state: Any) -> bool:
+    """Whether this cookie's sign-in was ended (logout, or a newer sign-in) somewhere else."""
+    sid = session.get(SID_KEY)
+    return isinstance(sid, str) and bool(sid) and state.store.is_revoked(session_key(sid))
+
+
+def _forget_session() -> None:
+    if hasattr(current_app, "login_manager"):
+        from flask_login import logout_user
+
+        logout_user()
+    session.clear()
+
+
 def current_reader() -> dict[str, Any] | None:
     """The signed-in reader's profile, or ``None``. Cached on ``g`` for the request.
 
     A session that was signed out elsewhere (its id revoked) counts as anonymous, so a
-    copied cookie stops working at logout even though Flask's session lives in the cookie.
+    copied cookie stops working at logout even though Flask's session lives in the cookie;
+    this holds for Flask-Login sessions too.
     """
     if "_talk_reader" in g:
         return g._talk_reader
     state = get_state()
     user = _flask_login_user()
-    if user is None and session.get(USER_KEY):
-        if state.store.is_revoked(session_key(session.get(SID_KEY, ""))):
-            session.clear()
-        else:
+    if user is not None or session.get(USER_KEY):
+        if _signed_out_elsewhere(state):
+            _forget_session()
+            user = None
+        elif user is None:
             user = state.users.get(session[USER_KEY])
     reader = None
     if user is not None:
@@ -61,8 +77,19 @@ def current_reader() -> dict[str, Any] | None:
     return reader
 
 
+def _session_lifetime_end() -> float:
+    """How long a copied cookie of this sign-in could still be presented."""
+    return time.time() + current_app.permanent_session_lifetime.total_seconds()
+
+
 def log_in(user: Any) -> dict[str, Any]:
-    """Start a fresh session for ``user``: the old session's contents are dropped (rotation)."""
+    """Start a fresh session for ``user`` (rotation).
+
+    A sign-in already held by this cookie is ended first, with its tokens, so an older
+    copy of the cookie cannot outlive the next "Sign out".
+    """
+    if session.get(SID_KEY):
+        get_state().store.revoke_session(session[SID_KEY], _session_lifetime_end())
     profile = profile_of(user)
     session.clear()
     session[USER_KEY] = profile["id"]
@@ -83,20 +110,29 @@ def log_out() -> int:
     """
     revoked = 0
     if SID_KEY in session:
-        lifetime = current_app.permanent_session_lifetime.total_seconds()
-        revoked = get_state().store.revoke_session(session[SID_KEY], time.time() + lifetime)
-    if hasattr(current_app, "login_manager"):
-        from flask_login import logout_user
-
-        logout_user()
-    session.clear()
+        revoked = get_state().store.revoke_session(session[SID_KEY], _session_lifetime_end())
+    _forget_session()
     g.pop("_talk_reader", None)
     return revoked
 
 
+class SignedOut(Exception):
+    """The sign-in ended while a token was being minted for it."""
+
+
 def mint_for_reader(reader: dict[str, Any]) -> Any:
-    """A new token for the signed-in reader, tracked under this sign-in for logout."""
+    """A new token for the signed-in reader, tracked under this sign-in for logout.
+
+    The sign-in is checked again *after* the token is tracked: a logout that committed in
+    between did not see the token, so the token revokes itself and :class:`SignedOut` is
+    raised. Either the logout sees the token, or the token sees the logout.
+    """
     state = get_state()
+    sid = session_id()
     minted = state.codec.mint(reader)
-    state.store.track(session_id(), minted.jti, minted.expires_at)
+    state.store.track(sid, minted.jti, minted.expires_at)
+    if state.store.is_revoked(session_key(sid)):
+        state.store.revoke(minted.jti, minted.expires_at)
+        raise SignedOut()
+    g._talk_minted = True
     return minted

@@ -16,6 +16,8 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from typing import Protocol
 from typing import TypeVar
@@ -40,8 +42,16 @@ class StateStore(Protocol):
     def is_revoked(self, *ids: str) -> bool:
         """Whether any of the token ids (or ``sid:`` session ids) is revoked."""
 
-    def add_failure(self, keys: list[str], window: float) -> int:
-        """Count a failed login against each key; returns the highest count in the window."""
+    def add_attempt(self, keys: list[str], window: float) -> tuple[int, str]:
+        """Count a sign-in attempt against each key *before* the password is checked.
+
+        Returns the highest count in the window (this attempt included) and a marker for
+        :meth:`withdraw_attempt`. Counting first means parallel attempts cannot all slip
+        under the limit while the password hashes run.
+        """
+
+    def withdraw_attempt(self, keys: list[str], marker: str) -> None:
+        """Uncount an attempt that succeeded or was refused without a password check."""
 
     def failures(self, key: str, window: float) -> tuple[int, float]:
         """``(failures in the window, seconds until the oldest one leaves it)``."""
@@ -99,14 +109,25 @@ class SQLiteStateStore:
             self._local.conn, self._local.pid, self._local.inode = conn, os.getpid(), inode
         return conn
 
-    def _run(self, sql: str, params: tuple = (), *, many: list[tuple] | None = None) -> list[tuple]:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``); any SQLite error becomes a 503."""
         try:
             conn = self._conn()
-            if many is not None:
-                with conn:
-                    conn.executemany(sql, many)
-                return []
-            return conn.execute(sql, params).fetchall()
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+        except sqlite3.Error as exc:
+            self._local.conn = None
+            raise StoreUnavailable("sqlite", type(exc).__name__ + ": " + str(exc)) from None
+
+    def _run(self, sql: str, params: tuple = (), *, many: list[tuple] | None = None) -> list[tuple]:
+        if many is not None:
+            with self._transaction() as conn:
+                conn.executemany(sql, many)
+            return []
+        try:
+            return self._conn().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             self._local.conn = None
             raise StoreUnavailable("sqlite", type(exc).__name__ + ": " + str(exc)) from None
@@ -124,20 +145,14 @@ class SQLiteStateStore:
 
     def revoke_session(self, session_id: str, until: float) -> int:
         now = time.time()
-        try:
-            conn = self._conn()
-            with conn:
-                conn.execute("BEGIN IMMEDIATE")
-                rows = conn.execute(
-                    "SELECT jti, until FROM talk_issued WHERE sid = ? AND until > ?", (session_id, now)
-                ).fetchall()
-                conn.executemany("INSERT OR REPLACE INTO talk_revoked VALUES (?, ?)",
-                                 rows + [(session_key(session_id), until)])
-                conn.execute("DELETE FROM talk_issued WHERE sid = ? OR until <= ?", (session_id, now))
-                conn.execute("DELETE FROM talk_revoked WHERE until <= ?", (now,))
-        except sqlite3.Error as exc:
-            self._local.conn = None
-            raise StoreUnavailable("sqlite", type(exc).__name__ + ": " + str(exc)) from None
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT jti, until FROM talk_issued WHERE sid = ? AND until > ?", (session_id, now)
+            ).fetchall()
+            conn.executemany("INSERT OR REPLACE INTO talk_revoked VALUES (?, ?)",
+                             rows + [(session_key(session_id), until)])
+            conn.execute("DELETE FROM talk_issued WHERE sid = ? OR until <= ?", (session_id, now))
+            conn.execute("DELETE FROM talk_revoked WHERE until <= ?", (now,))
         return len(rows)
 
     def revoke(self, jti: str, until: float) -> None:
@@ -149,10 +164,19 @@ class SQLiteStateStore:
                          (*ids, time.time()))
         return bool(rows)
 
-    def add_failure(self, keys: list[str], window: float) -> int:
-        now = time.time()
-        self._run("INSERT INTO talk_failures VALUES (?, ?)", many=[(key, now) for key in keys])
-        return max(self.failures(key, window)[0] for key in keys)
+    def add_attempt(self, keys: list[str], window: float) -> tuple[int, str]:
+        now = time.time() + random.random() * 1e-4  # the marker: unique per attempt
+        # One write transaction: each attempt's count is exactly its place in line.
+        with self._transaction() as conn:
+            conn.executemany("INSERT INTO talk_failures VALUES (?, ?)", [(key, now) for key in keys])
+            count = max(conn.execute(
+                "SELECT COUNT(*) FROM talk_failures WHERE key = ? AND at > ?", (key, now - window)
+            ).fetchone()[0] for key in keys)
+        return count, repr(now)
+
+    def withdraw_attempt(self, keys: list[str], marker: str) -> None:
+        self._run("DELETE FROM talk_failures WHERE at = ? AND key IN (%s)" % ",".join("?" * len(keys)),
+                  (float(marker), *keys))
 
     def failures(self, key: str, window: float) -> tuple[int, float]:
         since = time.time() - window
@@ -203,11 +227,13 @@ class RedisStateStore:
         now = time.time()
 
         def work(client: Any) -> Any:
+            # The session first: a token tracked after the ZRANGE below then sees the
+            # revoked session when its minter re-checks (see readers.mint_for_reader).
+            client.set(self._key("revoked", session_key(session_id)), 1, exat=int(until) + 1)
             live = client.zrangebyscore(issued, now, "+inf", withscores=True)
             pipe = client.pipeline(transaction=True)
             for jti, exp in live:
                 pipe.set(self._key("revoked", jti.decode()), 1, exat=int(exp) + 1)
-            pipe.set(self._key("revoked", session_key(session_id)), 1, exat=int(until) + 1)
             pipe.delete(issued)
             pipe.execute()
             return len(live)
@@ -221,21 +247,31 @@ class RedisStateStore:
         keys = [self._key("revoked", i) for i in ids]
         return bool(self._do(lambda client: client.exists(*keys)))
 
-    def add_failure(self, keys: list[str], window: float) -> int:
+    def add_attempt(self, keys: list[str], window: float) -> tuple[int, str]:
         now = time.time()
+        marker = f"{now}:{os.urandom(6).hex()}"
 
         def work(client: Any) -> Any:
             pipe = client.pipeline(transaction=True)
             for key in keys:
                 rkey = self._key("failures", key)
-                pipe.zadd(rkey, {f"{now}:{os.urandom(4).hex()}": now})
+                pipe.zadd(rkey, {marker: now})
                 pipe.zremrangebyscore(rkey, "-inf", now - window)
                 pipe.zcard(rkey)
                 pipe.expire(rkey, int(window) + 1)
             results = pipe.execute()
             return max(results[2::4])
 
-        return self._do(work)
+        return self._do(work), marker
+
+    def withdraw_attempt(self, keys: list[str], marker: str) -> None:
+        def work(client: Any) -> Any:
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.zrem(self._key("failures", key), marker)
+            return pipe.execute()
+
+        self._do(work)
 
     def failures(self, key: str, window: float) -> tuple[int, float]:
         rkey = self._key("failures", key)

@@ -113,3 +113,52 @@ class SQLiteUserStore:
     def delete(self, user_id: str) -> bool:
         """Remove a user; returns whether one was removed."""
         return self._db().execute("DELETE FROM talk_users WHERE id = ?", (str(user_id),)).rowcount > 0
+
+
+class SiteUsers:
+    """The users flask-talk asks, decided at each call so the order of set-up does not matter.
+
+    In order: the site's ``@talk.user_loader`` / ``@talk.credentials_checker`` callbacks
+    (registered before or after ``init_app``); for lookups, a Flask-Login site's own
+    ``user_loader``; otherwise the default SQLite store in the instance folder, created
+    on first use.
+    """
+
+    def __init__(self, callbacks: Any, database: str) -> None:
+        self._callbacks = callbacks
+        self._database = database
+        self._sqlite: SQLiteUserStore | None = None
+
+    def builtin(self) -> SQLiteUserStore | None:
+        """The default SQLite store, or ``None`` when the site brings its own users."""
+        if self._callbacks.find_user is not None or self._flask_login_loader() is not None:
+            return None
+        if self._sqlite is None:
+            self._sqlite = SQLiteUserStore(self._database)
+        return self._sqlite
+
+    @staticmethod
+    def _flask_login_loader() -> Any | None:
+        from flask import current_app
+
+        manager = getattr(current_app, "login_manager", None)
+        return getattr(manager, "_user_callback", None)
+
+    def get(self, user_id: str) -> Any | None:
+        if self._callbacks.find_user is not None:
+            return self._callbacks.find_user(user_id)
+        loader = self._flask_login_loader()
+        if loader is not None:
+            return loader(user_id)
+        store = self.builtin()
+        return store.get(user_id) if store is not None else None
+
+    def authenticate(self, username: str, password: str) -> Any | None:
+        if self._callbacks.check_credentials is not None:
+            return self._callbacks.check_credentials(username, password)
+        store = self.builtin()
+        if store is None:
+            raise RuntimeError(
+                "this site brings its own users: register @talk.credentials_checker to use /talk/login"
+            )
+        return store.authenticate(username, password)

@@ -14,15 +14,18 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import generate_csrf
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
 from .bearer import require_talk_token
 from .embed import embed_context
+from .errors import ConfigurationError
 from .errors import StoreUnavailable
 from .readers import current_reader
 from .readers import log_in
 from .readers import log_out
+from .readers import SignedOut
 from .readers import mint_for_reader
 from .security import deny_framing
 from .security import embed_csp
@@ -57,6 +60,8 @@ def check_csrf() -> None:
     if not token and request.is_json:
         body = request.get_json(silent=True)
         token = body.get("csrf_token") if isinstance(body, dict) else None
+    if not isinstance(token, str):
+        token = None  # a number or list in JSON is no token (and must not reach itsdangerous)
     # The page renews its Talk token with the CSRF token it was rendered with, up to a
     # token lifetime later; other forms keep Flask-WTF's time limit.
     time_limit = None
@@ -142,8 +147,6 @@ def login() -> Any:
     state = get_state()
     if request.method == "GET":
         if wants_json():
-            from flask_wtf.csrf import generate_csrf
-
             reader = current_reader()  # first: a revoked session is cleared, CSRF token included
             return jsonify(csrf_token=generate_csrf(), user=reader)
         return _login_page()
@@ -151,23 +154,31 @@ def login() -> Any:
     username = str(data.get("username") or "").strip()
     password = str(data.get("password") or "")
     keys = ["account:" + username.lower(), "address:" + (request.remote_addr or "unknown")]
+    window, limit = state.settings.login_window_seconds, state.settings.login_max_failures
     retry_after = _throttled(keys)
     if retry_after is not None:
         return _too_many(retry_after)
+    # Count the attempt before hashing the password, so a burst of parallel guesses
+    # cannot all pass the check above; only `limit` of them get a password check.
+    count, attempt = state.store.add_attempt(keys, window)
+    if count > limit:
+        state.store.withdraw_attempt(keys, attempt)
+        return _too_many(_throttled(keys) or window)
     user = state.users.authenticate(username, password) if username and password else None
     if user is None:
-        state.store.add_failure(keys, state.settings.login_window_seconds)
         logger.info("flask-talk: failed sign-in from %s", request.remote_addr)
         message = "Unknown username or wrong password."
         if wants_json():
             return json_error(401, "invalid_credentials", message)
         flash(message, "error")
         return _login_page(401)
+    state.store.withdraw_attempt(keys, attempt)
     state.store.clear_failures(keys[0])
     profile = log_in(user)
     target = safe_next(data.get("next") or request.args.get("next"), "/")
     if wants_json():
-        return jsonify(user=profile, next=target)
+        # The session was rotated: the caller needs the new CSRF token for its next POST.
+        return jsonify(user=profile, next=target, csrf_token=generate_csrf())
     return redirect(target)
 
 
@@ -191,6 +202,8 @@ def token() -> Any:
         return json_error(401, "login_required", "Sign in on the site first.")
     try:
         minted = mint_for_reader(reader)
+    except SignedOut:
+        return json_error(401, "login_required", "The sign-in ended; sign in on the site again.")
     except ValueError as exc:
         return json_error(422, "unusable_user", str(exc))
     return jsonify(token=minted.token, expires_at=minted.expires_at, issued_at=minted.claims["iat"],
@@ -200,7 +213,11 @@ def token() -> Any:
 @bp.route("/embed")
 def embed() -> Any:
     """A page holding only the Talk stream for ``asset_url`` / ``asset_id``, signed in when possible."""
-    context = embed_context(request.args.get("asset_url"), request.args.get("asset_id"))
+    try:
+        context = embed_context(request.args.get("asset_url"), request.args.get("asset_id"))
+    except ConfigurationError as exc:
+        logger.error("flask-talk: %s", exc)
+        return json_error(503, "not_configured", "Comments are not configured on this site yet.")
     response = Response(render_template("flask_talk/embed_page.html", embed=context))
     response.headers["Content-Security-Policy"] = embed_csp(context["talk_url"])
     return response

@@ -64,7 +64,8 @@ def login(testapp: webtest.TestApp, username: str = "alice", password: str | Non
           next_path: str | None = None) -> webtest.TestResponse:
     """Sign in through the real HTML form (CSRF token included by the form)."""
     url = "/talk/login" + (f"?next={next_path}" if next_path else "")
-    form = testapp.get(url).forms[0]
+    page = testapp.get(url)
+    form = next(f for f in page.forms.values() if f.action.split("?")[0].endswith("/talk/login"))
     form["username"] = username
     form["password"] = PASSWORDS.get(username, "") if password is None else password
     return form.submit(expect_errors=True)

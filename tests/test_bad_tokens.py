@@ -344,7 +344,8 @@ def test_fc14_bad_kinds_say_invalid_token_with_a_description(app: Any, client: A
 
 
 def test_fc14_valid_token_of_a_deleted_user_is_404(app: Any, client: Any) -> None:
-    users = app.extensions["talk"].users
+    with app.app_context():
+        users = app.extensions["talk"].users.builtin()
     users.create("reader-gone", "gone", "gone@example.org", "gone-demo-pass")
     token = app.extensions["talk"].codec.mint({"id": "reader-gone"}).token
     assert client.get("/talk/user", headers={"Authorization": "Bearer " + token}).status_code == 200

@@ -16,11 +16,11 @@ from .conftest import SECRET
 USERS = {"7": {"id": 7, "username": "seven", "email": "Seven@Example.org", "password": "pass-seven-7"}}
 
 
-def site_app(tmp_path, **config):
+def site_app(tmp_path, init_first=False, **config):
     app = Flask("site", root_path=str(tmp_path), instance_path=str(tmp_path / "instance"))
     app.config.update(SECRET_KEY="site-key-" + "s" * 32, TALK_JWT_SECRET=SECRET,
                       TALK_URL="https://talk.example.com", **config)
-    talk = TalkAuth()
+    talk = TalkAuth(app) if init_first else TalkAuth()
 
     @talk.user_loader
     def find(user_id):
@@ -35,7 +35,8 @@ def site_app(tmp_path, **config):
     def extra(user):
         return {"badges": ["subscriber"]}
 
-    talk.init_app(app)
+    if not init_first:
+        talk.init_app(app)
 
     @app.route("/story")
     def story():
@@ -44,8 +45,11 @@ def site_app(tmp_path, **config):
     return app
 
 
-def test_site_users_through_registered_callbacks(tmp_path):
-    testapp = webtest.TestApp(site_app(tmp_path))
+@pytest.mark.parametrize("init_first", [False, True], ids=["init_app after", "TalkAuth(app) first"])
+def test_site_users_through_registered_callbacks(tmp_path, init_first):
+    """The callbacks work whether they are registered before or after init_app."""
+    app = site_app(tmp_path, init_first=init_first)
+    testapp = webtest.TestApp(app)
     page = testapp.get("/talk/login", headers={"Accept": "application/json"})
     testapp.post_json("/talk/login", {"username": "seven", "password": "pass-seven-7"},
                       headers={"X-CSRFToken": page.json["csrf_token"]})
@@ -54,6 +58,8 @@ def test_site_users_through_registered_callbacks(tmp_path):
     token = re.search(r'"token": ?"([^"]+)"', html).group(1)
     user = testapp.get("/talk/user", headers={"Authorization": f"Bearer {token}"}).json
     assert user == {"id": "7", "username": "seven", "email": "Seven@Example.org", "badges": ["subscriber"]}
+    with app.app_context():
+        assert current_talk.users.builtin() is None
 
 
 def test_the_extension_supports_several_apps(tmp_path):
@@ -89,9 +95,8 @@ def test_flask_login_sites_are_recognised(tmp_path):
     app = Flask("fl", root_path=str(tmp_path), instance_path=str(tmp_path / "instance"))
     app.config.update(SECRET_KEY="k" * 40, TALK_JWT_SECRET=SECRET, TALK_URL="https://talk.example.com")
     manager = LoginManager(app)
-    manager.user_loader(lambda uid: Member(uid))
-    TalkAuth(app, users=type("Members", (), {"get": lambda self, uid: Member(uid),
-                                             "authenticate": lambda self, u, p: None})())
+    manager.user_loader(lambda uid: Member(uid) if uid != "404" else None)
+    TalkAuth(app)  # no user callbacks: Talk's lookup uses Flask-Login's own user_loader
 
     @app.route("/signin/<uid>")
     def signin(uid):
@@ -103,6 +108,9 @@ def test_flask_login_sites_are_recognised(tmp_path):
     page = client.get("/talk/embed?asset_url=https://site/a")
     token = re.search(r'"token": ?"([^"]+)"', page.text).group(1)
     assert client.get("/talk/user", headers={"Authorization": f"Bearer {token}"}).json["username"] == "member5"
+    with app.app_context():
+        gone = current_talk.codec.mint({"id": "404"}).token
+    assert client.get("/talk/user", headers={"Authorization": f"Bearer {gone}"}).status_code == 404
 
 
 def test_embed_for_anonymous_reader_has_no_token_key(tmp_path):

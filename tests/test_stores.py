@@ -34,10 +34,15 @@ def test_prune_drops_only_expired_rows(tmp_path):
     assert store._run("SELECT id FROM talk_revoked") == [("revoked-live",)]
 
 
-def test_failures_count_within_the_window(tmp_path):
+def test_attempts_count_within_the_window_and_can_be_withdrawn(tmp_path):
     store = SQLiteStateStore(str(tmp_path / "s.sqlite3"))
-    assert store.add_failure(["account:a", "address:1"], 900) == 1
-    assert store.add_failure(["account:a", "address:1"], 900) == 2
+    keys = ["account:a", "address:1"]
+    assert store.add_attempt(keys, 900)[0] == 1
+    count, marker = store.add_attempt(keys, 900)
+    assert count == 2
+    store.withdraw_attempt(keys, marker)
+    assert store.failures("account:a", 900)[0] == 1
+    assert store.add_attempt(keys, 900)[0] == 2
     count, retry_after = store.failures("account:a", 900)
     assert count == 2 and 890 < retry_after <= 900
     store.clear_failures("account:a")

@@ -72,7 +72,7 @@ def test_lower_case_bearer_scheme_is_accepted(testapp):
 def test_deleted_user_is_404_not_found(app, testapp):
     token = forge({})
     with app.app_context():
-        current_talk.users.delete("reader-alice")
+        current_talk.users.builtin().delete("reader-alice")
     response = lookup(testapp, token, 404)
     assert response.json["error"] == "not_found"
     assert response.headers["Cache-Control"] == "no-store"

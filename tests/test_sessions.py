@@ -1,0 +1,177 @@
+"""Sign-in lifecycles that attackers probe: copied cookies, re-login, logout racing a mint,
+parallel password guesses, odd CSRF values (findings of an attack review, each held here)."""
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+import pytest
+import webtest
+from flask import Flask
+
+from flask_talk import TalkAuth
+from flask_talk import current_talk
+
+from .apps import PASSWORDS
+from .apps import SECRET
+from .conftest import embed_config
+from .conftest import login
+
+
+def lookup(testapp: webtest.TestApp, token: str, status: int = 200) -> Any:
+    return testapp.get("/talk/user", headers={"Authorization": f"Bearer {token}"}, status=status)
+
+
+def test_signing_in_again_ends_the_previous_sign_in(app: Flask) -> None:
+    reader = webtest.TestApp(app)
+    first = embed_config(login(reader, "alice", next_path="/articles/harbour-reopens").follow().text)
+    old_cookie = reader.cookies["session"]
+    login(reader, "alice")
+    reader.post("/talk/logout", {"csrf_token": reader.get("/talk/login", headers={
+        "Accept": "application/json"}).json["csrf_token"]}, headers={"Accept": "application/json"})
+    thief = webtest.TestApp(app)
+    thief.set_cookie("session", old_cookie)
+    assert "token" not in embed_config(thief.get("/articles/harbour-reopens").text)
+    lookup(thief, first["token"], 401)
+
+
+def test_logout_committing_during_a_mint_revokes_that_token(app: Flask, monkeypatch: Any) -> None:
+    """The logout does not see the new token; the token must see the logout."""
+    reader = webtest.TestApp(app)
+    login(reader, "bob")
+    csrf = reader.get("/talk/login", headers={"Accept": "application/json"}).json["csrf_token"]
+    with app.app_context():
+        codec = current_talk.codec
+        store = current_talk.store
+    minted: list[Any] = []
+    real_mint = codec.mint
+
+    def mint_while_logging_out(profile: Any, **kw: Any) -> Any:
+        from flask import session
+
+        result = real_mint(profile, **kw)
+        minted.append(result)
+        store.revoke_session(session["_talk_sid"], 4_000_000_000)  # another request's logout
+        return result
+
+    monkeypatch.setattr(codec, "mint", mint_while_logging_out)
+    response = reader.post("/talk/token", headers={"X-CSRFToken": csrf}, status=401)
+    assert response.json["error"] == "login_required"
+    monkeypatch.undo()
+    lookup(reader, minted[0].token, 401)
+
+
+def test_parallel_guesses_get_at_most_the_limit_of_password_checks(app: Flask, monkeypatch: Any) -> None:
+    with app.app_context():
+        users = current_talk.users
+        limit = current_talk.settings.login_max_failures
+    checks: list[str] = []
+    real = users.authenticate
+
+    def counting(username: str, password: str) -> Any:
+        checks.append(username)
+        return real(username, password)
+
+    monkeypatch.setattr(users, "authenticate", counting)
+    clients, tokens = [], []
+    for _ in range(12):
+        client = app.test_client()
+        tokens.append(client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"])
+        clients.append(client)
+    barrier = threading.Barrier(len(clients))
+    statuses: list[int] = []
+
+    def guess(client: Any, csrf: str) -> None:
+        barrier.wait()
+        answer = client.post("/talk/login", json={"username": "carol", "password": "wrong-guess-1"},
+                             headers={"X-CSRFToken": csrf})
+        statuses.append(answer.status_code)
+
+    threads = [threading.Thread(target=guess, args=pair) for pair in zip(clients, tokens)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(checks) == limit  # not 12: the burst could not outrun the count
+    assert sorted(statuses).count(401) == len(checks)
+    assert statuses.count(429) == len(clients) - len(checks)
+    right = app.test_client()
+    csrf = right.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
+    assert right.post("/talk/login", json={"username": "carol", "password": PASSWORDS["carol"]},
+                      headers={"X-CSRFToken": csrf}).status_code == 429
+
+
+@pytest.mark.parametrize("value", [1, 1.5, True, ["x"], {"a": 1}])
+def test_csrf_token_of_the_wrong_type_is_a_400_not_a_500(client: Any, value: Any) -> None:
+    client.get("/talk/login")
+    answer = client.post("/talk/login", json={"username": "a", "password": "b", "csrf_token": value})
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "csrf_failed"
+
+
+def test_successful_sign_in_does_not_count_against_the_address(app: Flask) -> None:
+    for _ in range(8):
+        reader = webtest.TestApp(app)
+        assert login(reader, "alice").status_int == 302
+
+
+def test_json_login_returns_the_rotated_csrf_token(client: Any) -> None:
+    before = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
+    answer = client.post("/talk/login", json={"username": "bob", "password": PASSWORDS["bob"]},
+                         headers={"X-CSRFToken": before})
+    after = answer.get_json()["csrf_token"]
+    assert after != before
+    assert client.post("/talk/token", headers={"X-CSRFToken": after}).status_code == 200
+
+
+def flask_login_site(tmp_path: Any) -> Flask:
+    from flask_login import LoginManager
+    from flask_login import UserMixin
+    from flask_login import login_user
+
+    class Member(UserMixin):
+        def __init__(self, uid: str) -> None:
+            self.id, self.username, self.email = uid, f"member{uid}", f"m{uid}@example.org"
+
+    app = Flask("fl", root_path=str(tmp_path), instance_path=str(tmp_path / "instance"))
+    app.config.update(SECRET_KEY="k" * 40, TALK_JWT_SECRET=SECRET, TALK_URL="https://talk.example.com")
+    LoginManager(app).user_loader(Member)
+    TalkAuth(app)
+
+    @app.route("/signin/<uid>")
+    def signin(uid: str) -> str:
+        login_user(Member(uid))
+        return "ok"
+
+    @app.route("/story")
+    def story() -> str:
+        from flask import render_template_string
+
+        return render_template_string("{{ talk_embed(asset_url='https://site/story') }}")
+
+    return app
+
+
+def test_flask_login_copied_cookie_is_dead_after_logout(tmp_path: Any) -> None:
+    app = flask_login_site(tmp_path)
+    reader = webtest.TestApp(app)
+    reader.get("/signin/5")
+    page = reader.get("/story")
+    assert '"token"' in page.text
+    copied = reader.cookies["session"]
+    csrf = re.search(r'"csrf_token": ?"([^"]+)"', page.text).group(1)
+    reader.post("/talk/logout", headers={"X-CSRFToken": csrf, "Accept": "application/json"})
+    thief = webtest.TestApp(app)
+    thief.set_cookie("session", copied)
+    assert '"token"' not in thief.get("/story").text
+    thief.post("/talk/token", headers={"X-CSRFToken": csrf}, status=(400, 401))
+
+
+def test_site_pages_with_a_token_are_not_cached(tmp_path: Any) -> None:
+    app = flask_login_site(tmp_path)
+    reader = webtest.TestApp(app)
+    anonymous = reader.get("/story")
+    assert "no-store" not in anonymous.headers.get("Cache-Control", "")
+    reader.get("/signin/6")
+    assert reader.get("/story").headers["Cache-Control"] == "no-store"
