@@ -72,3 +72,15 @@ def test_wrong_password_keeps_the_username_but_never_the_password(testapp):
     assert form["username"].value == "alice"
     assert form["password"].value == ""
     assert "wrong-password-1" not in response.text
+
+
+def test_stand_in_treats_an_unusable_token_as_anonymous_like_talk(testapp):
+    import json
+
+    page = login(testapp, "carol", next_path="/articles/cycle-lanes").follow()
+    token = embed_config(page.text)["token"]
+    tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    answer = testapp.get("/stand-in/api/v1/auth", headers={"Authorization": f"Bearer {tampered}"})
+    assert answer.status_int == 204 and answer.body == b""
+    report = json.loads(answer.headers["X-Standin-Report"])["report"]
+    assert report == {"verified": False, "reason": "the signature does not verify", "code": "bad_signature"}

@@ -91,7 +91,7 @@
     var body = detail.body || {};
     var report = body.report || {};
     set('qa-auth', 'HTTP ' + detail.status + '\n' + json(detail.body));
-    if (detail.status === 204) {
+    if (detail.status === 204 && !body.report) {
       set('qa-verify-summary', 'no token sent: Talk treats the reader as anonymous');
       set('qa-stream', 'anonymous');
     } else if (detail.status === 200 && body.user) {
@@ -100,7 +100,7 @@
       set('qa-stream', 'signed in as ' + body.user.username);
     } else {
       var reason = report.reason || (report.lookup ? '/talk/user answered ' + report.lookup.status : 'unknown');
-      set('qa-verify-summary', 'HTTP ' + detail.status + ': refused: ' + reason);
+      set('qa-verify-summary', 'HTTP ' + detail.status + ': anonymous: ' + reason);
       set('qa-stream', 'refused (' + reason + ')');
       log('Talk refused the token: ' + reason);
     }

@@ -49,7 +49,15 @@
       return Promise.resolve();
     }
     return fetch(this.root + '/api/v1/auth', { headers: { Authorization: 'Bearer ' + this.token } })
-      .then(function (r) { return r.json().then(function (body) { return { status: r.status, body: body }; }); })
+      .then(function (r) {
+        // Like Talk, the stand-in answers 204 (anonymous) for a token it cannot use; its
+        // reason comes in the X-Standin-Report header.
+        if (r.status === 204) {
+          var note = r.headers.get('X-Standin-Report');
+          return { status: 204, body: note ? JSON.parse(note) : null };
+        }
+        return r.json().then(function (body) { return { status: r.status, body: body }; });
+      })
       .then(function (answer) {
         if (seq !== self.seq) { return; }
         self.report(answer);

@@ -106,7 +106,7 @@ def test_tampered_token_shows_the_reason(live_demo, open_reader, shots):
     expect(alert).to_have_text("Talk refused the sign-in: the signature does not verify")
     expect(alert).to_have_attribute("role", "alert")
     expect(page.get_by_test_id("qa-verify-summary")).to_have_text(
-        "HTTP 401: refused: the signature does not verify")
+        "HTTP 204: anonymous: the signature does not verify")
     expect(page.get_by_test_id("qa-auth")).to_contain_text('"code": "bad_signature"')
     expect(page.get_by_label("Your comment")).to_be_hidden()
     shots.take(page, "tampered", full_page=True)
