@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 logger = logging.getLogger("demo")
 
 
-def _instance_secret(app: Flask, filename: str, make: Any) -> str:
+def _instance_secret(app: Flask, filename: str, label: str, make: Any) -> str:
     """A development secret kept in the instance folder: created once, reused after."""
     path = Path(app.instance_path) / filename
     if path.exists():
@@ -28,8 +28,7 @@ def _instance_secret(app: Flask, filename: str, make: Any) -> str:
     value = make()
     path.write_text(value + "\n")
     path.chmod(0o600)
-    app.logger.warning("created a development %s in %s (never use it in production)",
-                       filename.replace("-", " ").removesuffix(".txt"), path)
+    app.logger.warning("created a development %s in %s (never use it in production)", label, path)
     return value
 
 
@@ -44,11 +43,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY") or _instance_secret(
-            app, "flask-secret-key.txt", lambda: secrets.token_urlsafe(32))
+            app, "flask-secret-key.txt", "session key (SECRET_KEY)", lambda: secrets.token_urlsafe(32))
     if not (app.config.get("TALK_JWT_SECRET") or app.config.get("TALK_JWT_SECRETS")
             or os.environ.get("TALK_JWT_SECRET") or os.environ.get("TALK_JWT_SECRETS")):
         app.config["TALK_JWT_SECRET"] = _instance_secret(
-            app, "talk-dev-secret.txt", lambda: secrets.token_urlsafe(48))
+            app, "talk-dev-secret.txt", "Talk signing secret (TALK_JWT_SECRET)", lambda: secrets.token_urlsafe(48))
     app.config.setdefault("TALK_ROOT_URL", os.environ.get("TALK_ROOT_URL") or "http://127.0.0.1:5000/")
     if not (app.config.get("TALK_URL") or os.environ.get("TALK_URL")):
         app.config["TALK_STANDIN_URL"] = "/stand-in"

@@ -18,7 +18,8 @@ from wtforms.validators import ValidationError
 from flask_talk import current_reader
 from flask_talk import current_talk
 from flask_talk.config import DEFAULTS
-from flask_talk.config import SHARED_WITH_TALK
+from flask_talk.config import MUST_MATCH_TALK
+from flask_talk.config import TALK_VARIABLES
 from flask_talk.config import masked
 from flask_talk.errors import TokenError
 from flask_talk.security import embed_csp
@@ -89,14 +90,14 @@ def _origin(key: str, value: Any) -> str:
     if os.environ.get(key) == value:
         return "environment"
     if value == DEFAULTS.get(key):
-        return "Talk's default"
+        return "Talk's default" if key in TALK_VARIABLES else "flask-talk default"
     return "site configuration"
 
 
 def _talk_rows(issuer_from_root: bool) -> list[dict[str, Any]]:
     """The variables Talk must see with the same value, and whether each one is set here."""
     rows = []
-    for key in (*SHARED_WITH_TALK[:4], "TALK_ROOT_URL", *SHARED_WITH_TALK[4:]):
+    for key in (*MUST_MATCH_TALK[:4], "TALK_ROOT_URL", *MUST_MATCH_TALK[4:]):
         if key == "TALK_ROOT_URL" and not issuer_from_root:
             continue
         value = current_app.config.get(key)
@@ -114,7 +115,7 @@ def settings() -> str:
     issuer_from_root = bool(state.settings.issuer) and not config.get("TALK_JWT_ISSUER")
     rows = [
         {"key": key, "value": masked(key, config.get(key)), "origin": _origin(key, config.get(key)),
-         "shared": key in SHARED_WITH_TALK or (key == "TALK_ROOT_URL" and issuer_from_root)}
+         "shared": key in MUST_MATCH_TALK or (key == "TALK_ROOT_URL" and issuer_from_root)}
         for key in DEFAULTS
     ]
     effective = {

@@ -1,7 +1,6 @@
 """``flask talk ...``: manage users and tokens, and compare the site's settings with Talk's."""
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import sys
@@ -93,12 +92,13 @@ def revoke(jti: str, until: float | None) -> None:
               type=click.Choice(list(ALGORITHMS)))
 @click.option("--kid", default=None, help="Key id to put in the JSON (asymmetric keys).")
 def gen_secret(alg: str, kid: str | None) -> None:
-    """Print a new TALK_JWT_SECRET value for ALG (a key pair as JSON for RS/ES/PS)."""
+    """Print a new TALK_JWT_SECRET value for ALG: random text for HS*, a key pair as JSON otherwise."""
     if alg.startswith("HS"):
         size = {"HS256": 32, "HS384": 48, "HS512": 64}[alg]
-        click.echo("base64:" + base64.b64encode(secrets.token_bytes(size)).decode())
-        click.echo("(decodes to binary: prefer a text secret? use the line below instead)", err=True)
-        click.echo(secrets.token_urlsafe(size + size // 2), err=True)
+        # Text, not random bytes behind "base64:": Talk decodes base64 secrets to UTF-8 text,
+        # which would mangle binary keys. As many random bytes as the hash has, written as
+        # base64url text (a third longer than the hash, as RFC 7518 asks of HMAC keys).
+        click.echo(secrets.token_urlsafe(size))
         return
     from joserfc.jwk import ECKey
     from joserfc.jwk import RSAKey

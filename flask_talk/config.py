@@ -51,6 +51,13 @@ SHARED_WITH_TALK = (
     "TALK_JWT_EXPIRY", "TALK_JWT_USER_ID_CLAIM",
 )
 
+#: Of those, the ones that must be identical for Talk to accept the site's tokens
+#: (a different lifetime still works: Talk checks ``exp``, not the lifetime).
+MUST_MATCH_TALK = tuple(key for key in SHARED_WITH_TALK if key != "TALK_JWT_EXPIRY")
+
+#: Variables Talk itself reads (the rest are flask-talk's own).
+TALK_VARIABLES = frozenset({*SHARED_WITH_TALK, "TALK_ROOT_URL", "TALK_REDIS_URL"})
+
 #: Settings whose values are secret and are masked wherever they are shown.
 SECRET_KEYS = frozenset({"TALK_JWT_SECRET", "TALK_JWT_SECRETS", "TALK_REDIS_URL"})
 
@@ -80,11 +87,13 @@ def talk_flag(config: Mapping[str, Any], key: str) -> bool:
 
 def _duration_seconds(config: Mapping[str, Any], key: str, *, allow_zero: bool = False) -> float:
     ms = parse_duration_ms(config.get(key))
-    if ms is None or ms < 0 or (ms == 0 and not allow_zero):
+    if ms is None:
         raise ConfigurationError(
-            key, f"{config.get(key)!r} is not a duration Talk understands "
-            "(examples: '1 day', '6h', '90 minutes', '3600000')",
+            key, f"{config.get(key)!r} is not a duration in Talk's words "
+            "(examples: '1 day', '6h', '90 minutes', '3600000' for milliseconds)",
         )
+    if ms < 0 or (ms == 0 and not allow_zero):
+        raise ConfigurationError(key, f"{config.get(key)!r} must be a positive duration")
     return ms / 1000
 
 

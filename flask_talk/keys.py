@@ -118,10 +118,9 @@ def _hmac_key(secret: Any, key: str, alg: str, *, coral: bool) -> OctKey:
         raw = secret.encode()
     need = HMAC_ALGORITHMS[alg]
     if len(raw) < need:
-        raise ConfigurationError(
-            key, f"the secret is {len(raw)} bytes; {alg} needs at least {need} "
-            "(generate one with `flask talk gen-secret`)",
-        )
+        advice = ("copy the whole secret from Coral's admin page (Configure, Authentication, "
+                  "single sign-on)" if coral else "generate one with `flask talk gen-secret`")
+        raise ConfigurationError(key, f"the secret is {len(raw)} bytes; {alg} needs at least {need} ({advice})")
     return OctKey.import_key(raw)
 
 

@@ -287,7 +287,8 @@ class TokenCodec:
 
 def _claim_reason(exc: JoseError) -> str:
     text = str(exc.description or exc.error)
-    for claim, reason in (("'iss'", "the token's issuer (iss) does not match TALK_JWT_ISSUER"),
+    for claim, reason in (("'iss'", "the token's issuer (iss) does not match TALK_JWT_ISSUER "
+                                    "(or TALK_ROOT_URL, its default)"),
                           ("'aud'", "the token's audience (aud) does not match TALK_JWT_AUDIENCE"),
                           ("'jti'", "the token's jti is not a non-empty string"),
                           ("'sub'", "the user id at 'sub' is not a non-empty string")):

@@ -29,17 +29,21 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   "$PY" -m venv .venv
 fi
-stamp=.venv/.installed-$(cat setup.cfg pyproject.toml | sha1sum | cut -c1-12)
-if [ ! -f "$stamp" ]; then
+extras=""
+[ "$full" = 1 ] && extras="[test,bench]"   # the demo needs only the package itself
+hash=$(cat setup.cfg pyproject.toml | sha1sum | cut -c1-12)
+stamp=.venv/.installed$full-$hash
+# A full install (with the test extras) also serves the demo.
+if [ ! -f "$stamp" ] && [ ! -f ".venv/.installed1-$hash" ]; then
   echo "setup: installing Python packages"
   # pip's packaging chatter goes to a log; it is shown only if the install fails.
   if ! { .venv/bin/python -m pip install -q --upgrade pip &&
-         .venv/bin/python -m pip install -q -e ".[test,bench]"; } > .venv/pip-install.log 2>&1; then
+         .venv/bin/python -m pip install -q -e ".$extras"; } > .venv/pip-install.log 2>&1; then
     cat .venv/pip-install.log >&2
     echo "setup: pip install failed (log above)" >&2
     exit 1
   fi
-  rm -f .venv/.installed-*
+  rm -f .venv/.installed$full-*
   touch "$stamp"
 fi
 
