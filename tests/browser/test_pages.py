@@ -82,7 +82,7 @@ def test_form_controls_are_labelled_and_errors_are_announced(live_demo, open_rea
 
 
 def test_settings_page_masks_secrets_and_says_which_talk_variables_are_set(live_demo, open_reader, shots):
-    demo = live_demo(TALK_JWT_EXPIRY="2 hours")
+    demo = live_demo(TALK_JWT_AUDIENCE="comments", TALK_JWT_EXPIRY="2 hours")
     page = open_reader().page
     page.goto(demo.at("/"))
     page.get_by_role("link", name="Settings").click()
@@ -94,8 +94,10 @@ def test_settings_page_masks_secrets_and_says_which_talk_variables_are_set(live_
     row = lambda key: table.locator(f'tr[data-key="{key}"]')  # noqa: E731
     expect(row("TALK_JWT_SECRET")).to_contain_text(f"(set, {len(SECRET)} characters, hidden)")
     expect(row("TALK_JWT_SECRET").locator("td").last).to_contain_text("set (site configuration)")
-    expect(row("TALK_JWT_EXPIRY")).to_contain_text("2 hours")
-    expect(row("TALK_JWT_EXPIRY").locator("td").last).to_have_text("set (site configuration)")
+    expect(row("TALK_JWT_AUDIENCE")).to_contain_text("comments")
+    expect(row("TALK_JWT_AUDIENCE").locator("td").last).to_have_text("set (site configuration)")
+    # A different lifetime still works with Talk (check-env calls it a note): not listed here.
+    expect(row("TALK_JWT_EXPIRY")).to_have_count(0)
     expect(row("TALK_JWT_ALG").locator("td").last).to_have_text("Talk's default")
     expect(row("TALK_JWT_SECRETS").locator("td").last).to_have_text("not set")
     # No TALK_JWT_ISSUER: TALK_ROOT_URL is the issuer on both sides, so it must match too.
