@@ -31,6 +31,8 @@ from flask_talk.tokens import TokenCodec
 bp = Blueprint("standin", __name__)
 STATIC = Path(__file__).resolve().parent / "static"
 _lock = threading.Lock()
+#: Bounds on the stand-in's in-memory comments (it is a demo, not a comment system).
+MAX_ASSET_URL, MAX_STREAMS, MAX_COMMENTS = 500, 100, 200
 
 
 def _memory() -> dict[str, Any]:
@@ -121,7 +123,7 @@ def auth() -> Any:
 
 @bp.route("/api/v1/comments", methods=["GET", "POST"])
 def comments() -> Any:
-    asset = request.args.get("asset_url") or ""
+    asset = (request.args.get("asset_url") or "")[:MAX_ASSET_URL]
     if request.method == "GET":
         with _lock:
             return jsonify(comments=list(_memory()["comments"].get(asset, [])))
@@ -134,5 +136,10 @@ def comments() -> Any:
         return jsonify(error="empty_comment"), 400
     comment = {"author": user["username"], "body": body}
     with _lock:
-        _memory()["comments"].setdefault(asset, []).append(comment)
+        streams = _memory()["comments"]
+        if asset not in streams and len(streams) >= MAX_STREAMS:
+            streams.pop(next(iter(streams)))  # forget the oldest stream: memory stays bounded
+        stream = streams.setdefault(asset, [])
+        stream.append(comment)
+        del stream[:-MAX_COMMENTS]
     return jsonify(comment=comment), 201

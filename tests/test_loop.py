@@ -84,3 +84,18 @@ def test_stand_in_treats_an_unusable_token_as_anonymous_like_talk(testapp):
     assert answer.status_int == 204 and answer.body == b""
     report = json.loads(answer.headers["X-Standin-Report"])["report"]
     assert report == {"verified": False, "reason": "the signature does not verify", "code": "bad_signature"}
+
+
+def test_stand_in_keeps_its_memory_bounded(testapp, app, monkeypatch):
+    from demo import standin
+
+    monkeypatch.setattr(standin, "MAX_STREAMS", 3)
+    monkeypatch.setattr(standin, "MAX_COMMENTS", 2)
+    token = embed_config(login(testapp, "alice", next_path="/articles/harbour-reopens").follow().text)["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    for n in range(5):
+        for text in ("one", "two", "three"):
+            testapp.post_json(f"/stand-in/api/v1/comments?asset_url=https://a/{n}", {"body": text}, headers=auth)
+    streams = app.extensions["standin"]["comments"]
+    assert list(streams) == ["https://a/2", "https://a/3", "https://a/4"]
+    assert [c["body"] for c in streams["https://a/4"]] == ["two", "three"]
