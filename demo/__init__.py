@@ -34,7 +34,8 @@ def _instance_secret(app: Flask, filename: str, label: str, make: Any) -> str:
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the demo site. ``test_config`` overrides everything (tests use it)."""
-    app = Flask(__name__, instance_path=os.environ.get("DEMO_INSTANCE_PATH") or None,
+    instance = os.environ.get("DEMO_INSTANCE_PATH")
+    app = Flask(__name__, instance_path=os.path.abspath(instance) if instance else None,
                 instance_relative_config=True, template_folder=str(ROOT / "templates"))
     app.config.from_mapping(DEMO_SEED_READERS=True)
     app.config.from_pyfile("config.py", silent=True)

@@ -86,6 +86,5 @@ def talk_embed(asset_url: str | None = None, asset_id: str | None = None) -> Mar
         context = embed_context(asset_url, asset_id)
     except ConfigurationError as exc:
         logger.error("flask-talk: %s", exc)
-        return Markup('<p class="talk-embed-unconfigured" role="status">Comments are not '
-                      "configured on this site yet (TALK_URL is not set).</p>")
+        return Markup(render_template("flask_talk/not_configured_note.html"))
     return Markup(render_template("flask_talk/embed.html", embed=context))

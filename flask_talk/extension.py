@@ -131,6 +131,7 @@ class TalkAuth:
         app.jinja_env.globals["talk_embed"] = talk_embed
         app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
         app.cli.add_command(talk_cli)
+        _follow_flask_login()
         if not state.talk_base:
             logger.warning("flask-talk: TALK_URL is not set: talk_embed() and /talk/embed show no "
                            "comment stream until it is")
@@ -143,3 +144,17 @@ def _no_store_when_minted(response: Response) -> Response:
     if g.get("_talk_minted"):
         no_store(response)
     return response
+
+
+def _follow_flask_login() -> None:
+    """When Flask-Login is installed, its sign-in and sign-out (from the site's own views)
+    end the previous flask-talk sign-in and revoke its tokens, as /talk/logout does."""
+    try:
+        from flask_login.signals import user_logged_in
+        from flask_login.signals import user_logged_out
+    except ImportError:
+        return
+    from .readers import on_flask_login_change
+
+    user_logged_in.connect(on_flask_login_change, weak=False)
+    user_logged_out.connect(on_flask_login_change, weak=False)

@@ -14,6 +14,7 @@ from flask import current_app
 from flask import g
 from flask import session
 
+from .state import EXTENSION_KEY
 from .state import get_state
 from .stores import session_key
 from .users import profile_of
@@ -88,18 +89,38 @@ def log_in(user: Any) -> dict[str, Any]:
     A sign-in already held by this cookie is ended first, with its tokens, so an older
     copy of the cookie cannot outlive the next "Sign out".
     """
-    if session.get(SID_KEY):
-        get_state().store.revoke_session(session[SID_KEY], _session_lifetime_end())
+    end_sign_in()
     profile = profile_of(user)
     session.clear()
     session[USER_KEY] = profile["id"]
-    session[SID_KEY] = secrets.token_urlsafe(18)
     if hasattr(current_app, "login_manager") and hasattr(user, "get_id"):
         from flask_login import login_user
 
         login_user(user)
+    session[SID_KEY] = secrets.token_urlsafe(18)  # after login_user: its signal ends old sign-ins
     g.pop("_talk_reader", None)
     return profile
+
+
+def end_sign_in() -> int:
+    """Revoke this cookie's sign-in and its tokens, and drop its id from the session.
+
+    Raises :class:`~flask_talk.errors.StoreUnavailable` when the store cannot record it.
+    """
+    sid = session.get(SID_KEY)
+    if not isinstance(sid, str) or not sid:
+        return 0
+    revoked = get_state().store.revoke_session(sid, _session_lifetime_end())
+    session.pop(SID_KEY, None)
+    return revoked
+
+
+def on_flask_login_change(sender: Any, **extra: Any) -> None:
+    """Flask-Login's ``user_logged_in`` / ``user_logged_out``: the site's own login and logout
+    views end the previous sign-in too (connected in ``init_app`` for apps using flask-talk)."""
+    if EXTENSION_KEY in getattr(sender, "extensions", {}):
+        end_sign_in()
+        g.pop("_talk_reader", None)
 
 
 def log_out() -> int:
@@ -108,9 +129,7 @@ def log_out() -> int:
     The revocation is written first: when the store fails, the error propagates and the
     session is kept, so the reader can try again rather than believe they are signed out.
     """
-    revoked = 0
-    if SID_KEY in session:
-        revoked = get_state().store.revoke_session(session[SID_KEY], _session_lifetime_end())
+    revoked = end_sign_in()
     _forget_session()
     g.pop("_talk_reader", None)
     return revoked

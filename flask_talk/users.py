@@ -153,6 +153,10 @@ class SiteUsers:
         store = self.builtin()
         return store.get(user_id) if store is not None else None
 
+    def can_authenticate(self) -> bool:
+        """Whether ``/talk/login`` can check passwords (else the site signs readers in itself)."""
+        return self._callbacks.check_credentials is not None or self.builtin() is not None
+
     def authenticate(self, username: str, password: str) -> Any | None:
         if self._callbacks.check_credentials is not None:
             return self._callbacks.check_credentials(username, password)

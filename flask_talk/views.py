@@ -8,11 +8,13 @@ from typing import Any
 from flask import Blueprint
 from flask import Response
 from flask import abort
+from flask import current_app
 from flask import flash
 from flask import jsonify
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import url_for
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import generate_csrf
 from flask_wtf.csrf import validate_csrf
@@ -133,6 +135,14 @@ def _too_many(retry_after: float) -> Any:
     return response
 
 
+def _signed_in_elsewhere() -> Any:
+    """A site with its own users and no credentials checker: send readers to its login page."""
+    view = getattr(getattr(current_app, "login_manager", None), "login_view", None)
+    if view and not wants_json():
+        return redirect(url_for(view, next=safe_next(request.values.get("next"), "") or None))
+    return json_error(404, "not_available", "This site signs readers in on its own pages.")
+
+
 def _submitted() -> Mapping[str, Any]:
     """The login fields, from a JSON object or a form; anything else counts as empty."""
     if request.is_json:
@@ -145,6 +155,8 @@ def _submitted() -> Mapping[str, Any]:
 def login() -> Any:
     """Sign a reader in with the site's credentials (HTML form or JSON)."""
     state = get_state()
+    if not getattr(state.users, "can_authenticate", lambda: True)():
+        return _signed_in_elsewhere()
     if request.method == "GET":
         if wants_json():
             reader = current_reader()  # first: a revoked session is cleared, CSRF token included
@@ -217,7 +229,9 @@ def embed() -> Any:
         context = embed_context(request.args.get("asset_url"), request.args.get("asset_id"))
     except ConfigurationError as exc:
         logger.error("flask-talk: %s", exc)
-        return json_error(503, "not_configured", "Comments are not configured on this site yet.")
+        if wants_json():
+            return json_error(503, "not_configured", "Comments are not configured on this site yet.")
+        return Response(render_template("flask_talk/not_configured.html"), status=503)
     response = Response(render_template("flask_talk/embed_page.html", embed=context))
     response.headers["Content-Security-Policy"] = embed_csp(context["talk_url"])
     return response

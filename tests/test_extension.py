@@ -18,8 +18,9 @@ USERS = {"7": {"id": 7, "username": "seven", "email": "Seven@Example.org", "pass
 
 def site_app(tmp_path, init_first=False, **config):
     app = Flask("site", root_path=str(tmp_path), instance_path=str(tmp_path / "instance"))
+    settings = {"TALK_URL": "https://talk.example.com", **config}
     app.config.update(SECRET_KEY="site-key-" + "s" * 32, TALK_JWT_SECRET=SECRET,
-                      TALK_URL="https://talk.example.com", **config)
+                      **{k: v for k, v in settings.items() if v is not None})
     talk = TalkAuth(app) if init_first else TalkAuth()
 
     @talk.user_loader
@@ -116,3 +117,18 @@ def test_flask_login_sites_are_recognised(tmp_path):
 def test_embed_for_anonymous_reader_has_no_token_key(tmp_path):
     html = webtest.TestApp(site_app(tmp_path)).get("/story").text
     assert '"token"' not in html
+
+
+def test_without_talk_url_pages_say_comments_are_not_configured(tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="flask_talk"):
+        app = site_app(tmp_path, TALK_URL=None)
+    assert "TALK_URL is not set" in caplog.text
+    client = app.test_client()
+    story = client.get("/story")
+    assert story.status_code == 200 and "Comments are not configured" in story.text
+    page = client.get("/talk/embed?asset_url=https://site/a", headers={"Accept": "text/html"})
+    assert page.status_code == 503 and "Comments are not configured" in page.text
+    api = client.get("/talk/embed?asset_url=https://site/a", headers={"Accept": "application/json"})
+    assert api.status_code == 503 and api.get_json()["error"] == "not_configured"

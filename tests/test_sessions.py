@@ -175,3 +175,43 @@ def test_site_pages_with_a_token_are_not_cached(tmp_path: Any) -> None:
     assert "no-store" not in anonymous.headers.get("Cache-Control", "")
     reader.get("/signin/6")
     assert reader.get("/story").headers["Cache-Control"] == "no-store"
+
+
+def test_flask_login_sites_own_logout_view_revokes_too(tmp_path: Any) -> None:
+    from flask_login import logout_user
+
+    app = flask_login_site(tmp_path)
+
+    @app.route("/signout", methods=["POST"])
+    def signout() -> str:
+        logout_user()
+        return "bye"
+
+    reader = webtest.TestApp(app)
+    reader.get("/signin/7")
+    token = re.search(r'"token": ?"([^"]+)"', reader.get("/story").text).group(1)
+    copied = reader.cookies["session"]
+    lookup(reader, token)
+    reader.post("/signout")
+    lookup(reader, token, 401)
+    thief = webtest.TestApp(app)
+    thief.set_cookie("session", copied)
+    assert '"token"' not in thief.get("/story").text
+
+
+def test_flask_login_site_without_a_credentials_checker_sends_readers_to_its_login(tmp_path: Any) -> None:
+    app = flask_login_site(tmp_path)
+    app.login_manager.login_view = "signin_page"
+
+    @app.route("/signin")
+    def signin_page() -> str:
+        return "the site's own sign-in page"
+
+    client = app.test_client()
+    assert client.get("/talk/login?next=/story").headers["Location"] == "/signin?next=/story"
+    csrf = re.search(r'"csrf_token": ?"([^"]+)"', client.get("/story").text).group(1)
+    answer = client.post("/talk/login", json={"username": "a", "password": "b"},
+                         headers={"Accept": "application/json", "X-CSRFToken": csrf})
+    assert answer.status_code == 404  # not a 500: this site signs readers in elsewhere
+    app.login_manager.login_view = None
+    assert client.get("/talk/login", headers={"Accept": "application/json"}).status_code == 404
