@@ -18,6 +18,7 @@ from .errors import ConfigurationError
 from .errors import TokenError
 from .keys import ALGORITHMS
 from .keys import EC_CURVES
+from .keys import KeySet
 from .state import get_state
 
 talk_cli = AppGroup("talk", help="flask-talk: users, tokens and Talk settings.")
@@ -174,7 +175,7 @@ def _shown(value: Any) -> str:
     return "(disabled)" if value is None else repr(value)
 
 
-def _compare_keys(site_keys: Any, talk_keys: Any) -> list[str]:
+def _compare_keys(site_keys: KeySet, talk_keys: KeySet) -> list[str]:
     """Would Talk pick a key for the site's tokens, and is it the site's signing key?"""
     signer = site_keys.signer
     mine = signer.verify_key.as_dict(private=False)
@@ -189,8 +190,7 @@ def _compare_keys(site_keys: Any, talk_keys: Any) -> list[str]:
             return [f"TALK_JWT_SECRETS: Talk's key {signer.kid!r} differs from the one the site signs with"]
         return []
     if talk_keys.entries[0].verify_key.as_dict(private=False) != mine:
-        name = "TALK_JWT_SECRETS" if site_keys.require_kid else "TALK_JWT_SECRET"
-        return [f"{name}: the site signs with a different secret than Talk verifies with"]
+        return [f"{site_keys.setting}: the site signs with a different secret than Talk verifies with"]
     return []
 
 

@@ -19,8 +19,8 @@ from markupsafe import Markup
 
 from .errors import ConfigurationError
 from .errors import StoreUnavailable
-from .readers import current_reader
 from .readers import SignedOut
+from .readers import current_reader
 from .readers import mint_for_reader
 from .state import get_state
 

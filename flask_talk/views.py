@@ -24,10 +24,10 @@ from .bearer import require_talk_token
 from .embed import embed_context
 from .errors import ConfigurationError
 from .errors import StoreUnavailable
+from .readers import SignedOut
 from .readers import current_reader
 from .readers import log_in
 from .readers import log_out
-from .readers import SignedOut
 from .readers import mint_for_reader
 from .security import deny_framing
 from .security import embed_csp
