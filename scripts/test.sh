@@ -8,7 +8,7 @@ scripts/setup.sh --full
 export FLASK_TALK_REQUIRE_REAL_PARTS=1   # a missing redis-server/node/chromium fails, never skips
 echo "test.sh: static checks (mypy, ruff)"
 .venv/bin/mypy
-.venv/bin/ruff check --select F,E9 flask_talk demo tests bench
+.venv/bin/ruff check flask_talk demo tests bench
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then
