@@ -52,7 +52,7 @@ class TalkTokenValidator(BearerTokenValidator):
         except TokenError as exc:
             raise invalid_token(exc.reason) from None
         if state.store.is_revoked(claims["jti"]):
-            raise invalid_token("the token has been revoked (the reader signed out)")
+            raise invalid_token("the token has been revoked (its sign-in ended, or the site revoked it)")
         return claims
 
     def validate_token(self, token: Any, scopes: Any, request: Any) -> None:
