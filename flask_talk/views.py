@@ -96,8 +96,8 @@ def csrf_failed(error: CSRFError) -> Any:
     return _login_page(400)
 
 
-@bp.errorhandler(StoreUnavailable)
 def store_unavailable(error: StoreUnavailable) -> Response:
+    """503 for a store outage; ``init_app`` registers it for the whole app (routes and pages)."""
     logger.error("flask-talk: %s", error)
     return json_error(503, "temporarily_unavailable",
                       "The sign-in store is unreachable; nothing was changed. Try again shortly.",
