@@ -19,10 +19,12 @@ _UNITS_MS = {
     "seconds": 1000, "second": 1000, "secs": 1000, "sec": 1000, "s": 1000,
     "milliseconds": 1, "millisecond": 1, "msecs": 1, "msec": 1, "ms": 1,
 }
+# JavaScript semantics: ``\d`` and case-folding are ASCII-only, and ``$`` is the very end
+# (Python's ``$`` would also let a trailing newline through), hence ASCII and ``\Z``.
 _PATTERN = re.compile(
     r"^(?P<n>-?(?:\d+)?\.?\d+) *(?P<unit>" + "|".join(sorted(_UNITS_MS, key=len, reverse=True))
-    + r")?$",
-    re.IGNORECASE,
+    + r")?\Z",
+    re.IGNORECASE | re.ASCII,
 )
 
 
@@ -43,3 +45,9 @@ def parse_duration_ms(value: Any) -> float | None:
         return None
     unit = (match.group("unit") or "ms").lower()
     return float(match.group("n")) * _UNITS_MS[unit]
+
+
+def is_bare_number(value: Any) -> bool:
+    """Whether ``value`` is a string without a unit, which Talk reads as milliseconds."""
+    match = _PATTERN.match(value) if isinstance(value, str) else None
+    return match is not None and match.group("unit") is None

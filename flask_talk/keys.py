@@ -1,8 +1,8 @@
 """Signing and verification keys from ``TALK_JWT_SECRET`` / ``TALK_JWT_SECRETS``, read as Talk reads them.
 
 * HMAC (``HS*``): the secret string itself; a ``base64:`` prefix means the rest is base64.
-* ``RS*``, ``PS*``, ``ES*``: a JSON object ``{"kid"?, "private"?, "public"?}`` of PEM strings in
-  which a literal backslash-n stands for a newline.
+* ``RS*``, ``PS*``, ``ES*``: a JSON object ``{"kid"?, "private"?, "public"}`` of PEM strings in
+  which a literal backslash-n stands for a newline; ``public`` is required, as in Talk.
 * ``TALK_JWT_SECRETS``: a JSON array of such secrets (``{"kid", "secret"}`` for HMAC), each
   with a unique non-empty ``kid``; the first signs, any verifies, chosen by the header's ``kid``.
 
@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import logging
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -21,6 +22,7 @@ from typing import Any
 from typing import Union
 
 from joserfc.errors import JoseError
+from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey
 from joserfc.jwk import OctKey
 from joserfc.jwk import RSAKey
@@ -133,13 +135,17 @@ def _check_asymmetric(imported: Key, key: str, alg: str) -> None:
         raise ConfigurationError(key, f"{alg} needs an RSA key")
     bits = imported.raw_value.key_size
     if bits < MIN_RSA_BITS:
-        raise ConfigurationError(key, f"the RSA key has {bits} bits; Talk's verifier needs {MIN_RSA_BITS}")
+        raise ConfigurationError(key, f"the RSA key has {bits} bits; flask-talk needs at least {MIN_RSA_BITS} "
+                                      "(shorter keys are breakable; jsonwebtoken 9 refuses them too)")
 
 
 def _import_pem(pem: bytes, key: str, alg: str, part: str) -> Key:
     cls = ECKey if alg in EC_CURVES else RSAKey
     try:
-        imported = cls.import_key(pem)
+        with warnings.catch_warnings():
+            # A short RSA key is refused below with a message naming the setting.
+            warnings.simplefilter("ignore", SecurityWarning)
+            imported = cls.import_key(pem)
     except (JoseError, ValueError, TypeError):
         raise ConfigurationError(key, f"'{part}' is not a PEM {cls.key_type} key that parses") from None
     _check_asymmetric(imported, key, alg)
@@ -161,14 +167,14 @@ def _asymmetric_entry(spec: Any, key: str, alg: str) -> KeyEntry:
         sign_key = _import_pem(_pem(spec["private"], key, "private"), key, alg, "private")
         if not sign_key.is_private:
             raise ConfigurationError(key, "'private' holds a public key")
-    if spec.get("public"):
-        verify_key = _import_pem(_pem(spec["public"], key, "public"), key, alg, "public")
-        if sign_key is not None and verify_key.as_dict(private=False) != sign_key.as_dict(private=False):
-            raise ConfigurationError(key, "'public' is not the public half of 'private'")
-    elif sign_key is not None:
-        verify_key = sign_key
-    else:
-        raise ConfigurationError(key, "neither 'private' nor 'public' is set")
+    if not spec.get("public"):
+        # Talk requires the public half (it fails to start without it), so one env file
+        # that works here must carry it too.
+        raise ConfigurationError(key, f"{alg} needs a PEM 'public' key (Talk requires it, even beside "
+                                      "'private'; `flask talk gen-secret` prints both halves)")
+    verify_key = _import_pem(_pem(spec["public"], key, "public"), key, alg, "public")
+    if sign_key is not None and verify_key.as_dict(private=False) != sign_key.as_dict(private=False):
+        raise ConfigurationError(key, "'public' is not the public half of 'private'")
     return KeyEntry(kid=_kid(spec.get("kid"), key, required=False), verify_key=verify_key, sign_key=sign_key)
 
 
@@ -192,8 +198,6 @@ def _entry(spec: Any, key: str, alg: str, *, coral: bool, in_set: bool) -> KeyEn
     entry = _asymmetric_entry(spec, key, alg)
     if in_set:
         _kid(entry.kid, key, required=True)
-        if not (isinstance(spec, Mapping) and spec.get("public")):
-            raise ConfigurationError(key, "every entry needs a PEM 'public' key (Talk requires it)")
     return entry
 
 

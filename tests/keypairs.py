@@ -13,10 +13,10 @@ CURVES = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1, "ES512": ec.SECP521R1}
 
 
 @functools.lru_cache(maxsize=None)
-def key_pair(family: str, index: int = 0) -> tuple[str, str]:
+def key_pair(family: str, index: int = 0, rsa_bits: int = 2048) -> tuple[str, str]:
     """``(private_pem, public_pem)`` for ``RSA`` or an ``ES*`` algorithm; ``index`` picks another pair."""
     if family == "RSA":
-        private: Any = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private: Any = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
     else:
         private = ec.generate_private_key(CURVES[family]())
     private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

@@ -13,6 +13,7 @@ from flask_talk.errors import ConfigurationError
 from flask_talk.state import get_state
 
 from .conftest import ROOT_URL
+from .keypairs import escaped
 from .keypairs import key_pair
 from .keypairs import pem_secret
 from .keypairs import pem_spec
@@ -83,7 +84,11 @@ def test_a_retired_public_only_key_after_the_signer_is_fine(make_app):
     ("RS256", lambda: json.dumps({"private": pem_spec("RS256", 0)["private"], "public": pem_spec("RS256", 1)["public"]}),
      "'public' is not the public half of 'private'"),
     ("RS256", lambda: "-----BEGIN PRIVATE KEY-----", "needs a JSON object"),
-    ("ES256", lambda: json.dumps({"kid": "x"}), "neither 'private' nor 'public' is set"),
+    ("ES256", lambda: json.dumps({"kid": "x"}), "ES256 needs a PEM 'public' key"),
+    # Talk fails to start without 'public', so a private-only value is refused here too.
+    ("RS256", lambda: json.dumps({"private": pem_spec("RS256", 0)["private"]}), "RS256 needs a PEM 'public' key"),
+    ("RS256", lambda: json.dumps(dict(zip(("private", "public"), map(escaped, key_pair("RSA", 0, 1024))))),
+     "the RSA key has 1024 bits; flask-talk needs at least 2048"),
 ])
 def test_bad_asymmetric_settings_stop_start_up(make_app, alg, value, message):
     with pytest.raises(ConfigurationError) as info:

@@ -1,7 +1,8 @@
 """Conformance with Talk 4 and Coral 5+, over a matrix of operator configurations.
 
-For every configuration, in both directions, with the real ``jsonwebtoken`` 9 in Node
-(tests/node/talk_jwt.js reproduces Talk 4's key handling and Coral's SSO verifier):
+For every configuration, in both directions, with the real ``jsonwebtoken`` in Node: 9, and
+for Talk 4 also 8.5.1, the version Talk 4.12 pins (tests/node/talk_jwt.js reproduces Talk 4's
+key handling and Coral's SSO verifier):
 
 * ours -> theirs: a token minted here is accepted there, with the user id where Talk/Coral
   reads it, and with the same lifetime Talk would give it (same duration grammar);
@@ -47,6 +48,10 @@ OTHER_HS_SECRET = "a-different-secret-0123456789-abcdefghijklmnopqrstuvwxyz-ABCD
 BINARY_B64 = "base64:" + base64.b64encode(bytes(range(200, 232))).decode()
 TEXT_B64 = "base64:" + base64.b64encode(HS_SECRET.encode()).decode()
 CORAL_SECRETS = [f"ssosec_{n}f3c0ffee{n}0123456789abcdef0123456789abcdef0123456789abcdef01" for n in "123"]
+
+
+#: Label of answers from jsonwebtoken 8.5.1, the version Talk 4.12's yarn.lock pins.
+V8 = "jsonwebtoken-8.5.1"
 
 
 def _hs_set(count: int, *, base64_first: bool = False) -> str:
@@ -323,10 +328,10 @@ def _sign_key(case: Case) -> str:
     return json.loads(env["TALK_JWT_SECRETS"])[0]["private"].replace("\\n", "\n")
 
 
-def _verify_request(case: Case, token: str) -> dict[str, Any]:
+def _verify_request(case: Case, token: str, *, lib: int = 9) -> dict[str, Any]:
     if case.coral:
         return {"op": "coral_verify", "coral": case.coral_spec(), "token": token}
-    return {"op": "verify", "env": case.talk_env(), "token": token}
+    return {"op": "verify", "env": case.talk_env(), "token": token, "lib": lib}
 
 
 @pytest.fixture(scope="session")
@@ -346,6 +351,10 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Case]
             cases[name] = case
         signing = [(case, kind, label, request) for case in cases.values()
                    for kind, label, request in _sign_requests(case)]
+        # Talk 4.12 itself runs jsonwebtoken 8.5.1: its signer's tokens must pass here too.
+        signing += [(case, kind, f"{label} {V8}", {**request, "lib": 8})
+                    for case, kind, label, request in list(signing)
+                    if kind == "theirs" and request["op"] == "sign"]
         signed = talk_node([request for _, _, _, request in signing])
         for (case, kind, label, _), answer in zip(signing, signed):
             assert answer["ok"], (case.name, label, answer)
@@ -356,7 +365,9 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Case]
         verifying = [(case, "ours", case.ours.token) for case in cases.values()]
         verifying += [(case, f"wrong:{label}", token) for case in cases.values()
                       for label, token in case.wrong.items()]
-        answers = talk_node([_verify_request(case, token) for case, _, token in verifying])
+        verifying += [(case, f"{V8}:{label}", token) for case, label, token in list(verifying) if not case.coral]
+        answers = talk_node([_verify_request(case, token, lib=8 if label.startswith(V8) else 9)
+                             for case, label, token in verifying])
         for (case, label, _), answer in zip(verifying, answers):
             case.answers[label] = answer
         yield cases
@@ -382,6 +393,8 @@ def test_our_token_is_accepted_by_talk(matrix, name):
     case = matrix[name]
     answer = case.answers["ours"]
     assert answer["ok"], answer["error"]
+    if not case.coral:
+        assert case.answers[f"{V8}:ours"]["ok"], case.answers[f"{V8}:ours"]["error"]
     payload = answer["payload"]
     assert claim_at(payload, case.claim) == USER["id"]
     if case.coral:
@@ -410,6 +423,7 @@ def test_our_token_lifetime_matches_talks(matrix, name):
 def test_talks_tokens_are_accepted_by_the_site(matrix, name):
     case = matrix[name]
     assert case.theirs
+    assert case.coral or any(label.endswith(V8) for label in case.theirs)
     client = case.app.test_client()
     for label, token in case.theirs.items():
         response = client.get("/talk/user", headers={"Authorization": f"Bearer {token}"})
@@ -425,6 +439,8 @@ def test_wrong_tokens_are_refused_on_both_sides(matrix, name):
     for label, token in case.wrong.items():
         node = case.answers[f"wrong:{label}"]
         assert not node["ok"], f"{label}: Talk/Coral accepted it"
+        if not case.coral:
+            assert not case.answers[f"{V8}:wrong:{label}"]["ok"], f"{label}: Talk on {V8} accepted it"
         response = client.get("/talk/user", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, (label, response.get_json())
         assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]

@@ -1,9 +1,11 @@
 'use strict';
-/* Talk 4's token handling, reproduced with the real `jsonwebtoken` 9 that Talk uses, so
+/* Talk 4's token handling, reproduced with the real `jsonwebtoken` (9, or 8.5.1 as Talk 4.12 pins it), so
  * the Python tests can ask "would Talk accept this token?" and "mint me a token as Talk's
  * side would". Reads a JSON array of requests on stdin, writes a JSON array of answers.
  *
  * request: {op: "verify", env: {TALK_JWT_*...}, token}  -> {ok, payload} | {ok: false, error}
+ *          (any request may add lib: 8 to run on jsonwebtoken 8.5.1)
+ *          {op: "ms", text}                             -> {ok, value}  (Talk's duration parser, ms 2.1.2)
  *          {op: "sign", env, payload, kid?}             -> {ok, token}
  *          {op: "coral_verify", coral, token}           -> {ok, payload, verifier} | {ok: false, error}
  *          {op: "coral_sign", coral, payload, kid?}     -> {ok, token}   (as a site following Coral's docs)
@@ -17,8 +19,12 @@
  *  - verify options: algorithms [TALK_JWT_ALG], issuer and audience unless disabled (=== 'TRUE')
  *  - TALK_JWT_ISSUER falls back to TALK_ROOT_URL; audience defaults to 'talk'; expiry '1 day'
  */
-const jwt = require('jsonwebtoken');
 const crypto = require('crypto');
+/* Talk 4.12's yarn.lock pins jsonwebtoken 8.5.1; today's Talk-compatible verifiers use 9.
+ * A request with `lib: 8` runs on 8.5.1 (installed under the alias jsonwebtoken8), with the
+ * HMAC secret passed as the string Talk passes. */
+const LIBS = { 8: require('jsonwebtoken8'), 9: require('jsonwebtoken') };
+let jwt = LIBS[9];
 
 function config(env) {
   const alg = env.TALK_JWT_ALG || 'HS256';
@@ -59,7 +65,8 @@ function verify(req) {
     key = k.list.find((s) => s.kid === header.kid);
     if (!key) { throw new Error('expected kid ' + header.kid + ' was not available.'); }
   }
-  const verifyKey = c.alg.startsWith('HS') ? crypto.createSecretKey(Buffer.from(key.verify)) : key.verify;
+  const hmacKey = jwt === LIBS[8] ? key.verify : crypto.createSecretKey(Buffer.from(key.verify));
+  const verifyKey = c.alg.startsWith('HS') ? hmacKey : key.verify;
   const options = { algorithms: [c.alg] };
   if (c.issuer) { options.issuer = c.issuer; }
   if (c.audience) { options.audience = c.audience; }
@@ -186,6 +193,7 @@ let input = '';
 process.stdin.on('data', (d) => { input += d; });
 process.stdin.on('end', () => {
   const answers = JSON.parse(input).map((req) => {
+    jwt = LIBS[req.lib || 9];
     try {
       if (req.op === 'verify') { return { ok: true, payload: verify(req) }; }
       if (req.op === 'sign') { return { ok: true, token: sign(req) }; }
@@ -193,6 +201,7 @@ process.stdin.on('end', () => {
       if (req.op === 'coral_sign') { return { ok: true, token: coralSign(req) }; }
       if (req.op === 'raw_sign') { return { ok: true, token: rawSign(req) }; }
       if (req.op === 'jwks_verify') { return { ok: true, payload: jwksVerify(req) }; }
+      if (req.op === 'ms') { const v = require('ms')(req.text); return { ok: true, value: v === undefined ? null : v }; }
       return { ok: false, error: 'unknown op' };
     } catch (e) {
       return { ok: false, error: e.name + ': ' + e.message };
