@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .durations import is_bare_number
 from .durations import parse_duration_ms
 from .errors import ConfigurationError
 from .keys import KeySet
@@ -63,13 +64,22 @@ SECRET_KEYS = frozenset({"TALK_JWT_SECRET", "TALK_JWT_SECRETS", "TALK_REDIS_URL"
 
 TOKEN_FORMATS = ("talk", "coral")
 
+#: The most clock skew ``TALK_JWT_LEEWAY`` may forgive: more would keep expired tokens alive.
+MAX_LEEWAY_SECONDS = 300
+
+
+def _unset(value: Any) -> bool:
+    """Talk reads its settings with ``process.env.X || default``: an empty value is no value."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
 
 def apply_defaults(config: dict[str, Any], environ: Mapping[str, str] | None = None) -> None:
-    """Fill every unset ``TALK_*`` key from the environment, then from :data:`DEFAULTS`."""
+    """Fill every unset (or empty) ``TALK_*`` key from the environment, then from :data:`DEFAULTS`."""
     environ = os.environ if environ is None else environ
     for key, default in DEFAULTS.items():
-        if config.get(key) is None:
-            config[key] = environ.get(key, default)
+        if _unset(config.get(key)):
+            from_env = environ.get(key)
+            config[key] = default if _unset(from_env) else from_env
 
 
 def talk_flag(config: Mapping[str, Any], key: str) -> bool:
@@ -85,15 +95,22 @@ def talk_flag(config: Mapping[str, Any], key: str) -> bool:
     return False
 
 
-def _duration_seconds(config: Mapping[str, Any], key: str, *, allow_zero: bool = False) -> float:
-    ms = parse_duration_ms(config.get(key))
+def _duration_seconds(config: Mapping[str, Any], key: str, *, allow_zero: bool = False,
+                      at_most: float | None = None) -> float:
+    value = config.get(key)
+    ms = parse_duration_ms(value)
     if ms is None:
         raise ConfigurationError(
-            key, f"{config.get(key)!r} is not a duration in Talk's words "
+            key, f"{value!r} is not a duration in Talk's words "
             "(examples: '1 day', '6h', '90 minutes', '3600000' for milliseconds)",
         )
     if ms < 0 or (ms == 0 and not allow_zero):
-        raise ConfigurationError(key, f"{config.get(key)!r} must be a positive duration")
+        raise ConfigurationError(key, f"{value!r} must be a positive duration")
+    if at_most is not None and ms > at_most * 1000:
+        raise ConfigurationError(key, f"{value!r} is more than {at_most:g} seconds")
+    if is_bare_number(value) and ms < 60000 and ms != 0:
+        logger.warning("%s=%r means %g seconds: a number without a unit is milliseconds, as in Talk "
+                       "(write '%ss' or '%sh' for seconds or hours)", key, value, ms / 1000, value, value)
     return ms / 1000
 
 
@@ -150,8 +167,11 @@ def load_settings(config: Mapping[str, Any]) -> TalkSettings:
         if audience is None:
             raise ConfigurationError("TALK_JWT_AUDIENCE", "is empty; set it or TALK_JWT_DISABLE_AUDIENCE=TRUE")
     user_id_claim = "user.id" if coral else str(config.get("TALK_JWT_USER_ID_CLAIM") or "sub")
-    if any(not part for part in user_id_claim.split(".")):
-        raise ConfigurationError("TALK_JWT_USER_ID_CLAIM", f"{user_id_claim!r} is not a dotted claim path")
+    if any(not part for part in user_id_claim.split(".")) or any(ch in user_id_claim for ch in "[]'\""):
+        # Talk reads the path with lodash's get(), which also knows brackets (users[0].id);
+        # plain dotted paths are the part both sides read the same way.
+        raise ConfigurationError("TALK_JWT_USER_ID_CLAIM", f"{user_id_claim!r} is not a dotted claim path "
+                                 "such as 'sub' or 'user.id' (brackets are not supported)")
     if coral and config.get("TALK_JWT_USER_ID_CLAIM") not in (None, "sub", "user.id"):
         logger.warning("TALK_JWT_USER_ID_CLAIM is ignored with TALK_TOKEN_FORMAT=coral (Coral reads user.id)")
     prefix = str(config.get("TALK_URL_PREFIX") or "")
@@ -160,14 +180,24 @@ def load_settings(config: Mapping[str, Any]) -> TalkSettings:
     talk_url = (config.get("TALK_URL") or None)
     if talk_url and not str(talk_url).startswith(("http://", "https://")):
         raise ConfigurationError("TALK_URL", f"{talk_url!r} must be an absolute http(s) URL")
+    expiry_seconds = _duration_seconds(config, "TALK_JWT_EXPIRY")
+    if expiry_seconds < 1:
+        # exp = floor(iat + lifetime): under a second, every token is expired when minted.
+        raise ConfigurationError("TALK_JWT_EXPIRY", f"{config.get('TALK_JWT_EXPIRY')!r} is under a second, "
+                                 "so every token would be expired when minted")
+    if issuer is None and not coral and not talk_flag(config, "TALK_JWT_DISABLE_ISSUER"):
+        logger.warning("flask-talk: neither TALK_JWT_ISSUER nor TALK_ROOT_URL is set, so tokens carry no "
+                       "iss; Talk in production always has TALK_ROOT_URL and checks iss against it "
+                       "(set the same TALK_ROOT_URL here, or TALK_JWT_DISABLE_ISSUER=TRUE on both sides)")
     return TalkSettings(
         keys=keys,
         token_format=token_format,
         issuer=issuer,
         audience=audience,
-        expiry_seconds=_duration_seconds(config, "TALK_JWT_EXPIRY"),
+        expiry_seconds=expiry_seconds,
         user_id_claim=user_id_claim,
-        leeway_seconds=int(_duration_seconds(config, "TALK_JWT_LEEWAY", allow_zero=True)),
+        leeway_seconds=int(_duration_seconds(config, "TALK_JWT_LEEWAY", allow_zero=True,
+                                             at_most=MAX_LEEWAY_SECONDS)),
         talk_url=str(talk_url).rstrip("/") if talk_url else None,
         redis_url=config.get("TALK_REDIS_URL") or None,
         database=config.get("TALK_DATABASE") or None,

@@ -69,6 +69,67 @@ def test_bare_number_is_milliseconds_like_talk():
     assert settings(TALK_JWT_EXPIRY="3600000").expiry_seconds == 3600
 
 
+def test_a_short_bare_number_warns_that_it_is_milliseconds(caplog):
+    with caplog.at_level(logging.WARNING, logger="flask_talk"):
+        assert settings(TALK_JWT_EXPIRY="3600").expiry_seconds == 3.6
+    assert "TALK_JWT_EXPIRY='3600' means 3.6 seconds" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="flask_talk"):
+        settings(TALK_JWT_EXPIRY="20s")
+    assert "TALK_JWT_EXPIRY" not in caplog.text
+
+
+@pytest.mark.parametrize("text", [
+    "1d\n", "1 hour\n", "\u0661d", "\uff11d", "\u0663\u0660 minutes",  # trailing newline, non-ASCII digits
+    "1\u017f", "1 \u017fec", "1 m\u0130n", "1 m\u0131n",  # Python would case-fold these to ASCII
+])
+def test_durations_are_ascii_and_end_at_the_end_like_javascript(text):
+    assert parse_duration_ms(text) is None
+    with pytest.raises(ConfigurationError, match="^TALK_JWT_EXPIRY:"):
+        settings(TALK_JWT_EXPIRY=text)
+
+
+DURATION_PROBES = [
+    "1", "1.5", "-1d", "1 Day", "1  day", " 1d", "1d ", "100", "1e3", ".5h", "1y", "1w", "1 weeks",
+    "abc", "2.5 hrs", "6H", "+1d", "1.", "1d\n", "\u0661d", "1\u017f", "1 m\u0130n", "10 MSECS", "3 yrs",
+    "5 mins", "7 secs", "1 millisecond", "2 Years", "1.0.0", "1 d a y", "-.5s", "1" * 100, "1" * 101,
+]
+
+
+@pytest.mark.node
+def test_durations_match_talks_own_ms_package():
+    """The same strings through ms 2.1.2 (the version Talk pins) in Node and through flask-talk."""
+    from .realparts import talk_node
+
+    answers = talk_node([{"op": "ms", "text": text} for text in DURATION_PROBES])
+    for text, answer in zip(DURATION_PROBES, answers):
+        assert answer["ok"], answer
+        assert parse_duration_ms(text) == answer["value"], text
+
+
+def test_empty_settings_take_talks_defaults_as_talk_does():
+    """Talk reads ``process.env.X || default``: ``TALK_JWT_AUDIENCE=`` is 'talk', not ''."""
+    s = settings(TALK_JWT_AUDIENCE="", TALK_JWT_EXPIRY="", TALK_JWT_ALG="", TALK_JWT_ISSUER="",
+                 TALK_ROOT_URL="https://talk.example.com")
+    assert (s.audience, s.expiry_seconds, s.alg, s.issuer) == ("talk", 86400, "HS256", "https://talk.example.com")
+    config = {}
+    apply_defaults(config, environ={"TALK_JWT_SECRET": SECRET, "TALK_JWT_AUDIENCE": " ", "TALK_JWT_USER_ID_CLAIM": ""})
+    loaded = load_settings(config)
+    assert (loaded.audience, loaded.user_id_claim) == ("talk", "sub")
+    with pytest.raises(ConfigurationError, match="^TALK_JWT_SECRET: is not set"):
+        settings(TALK_JWT_SECRET="")
+
+
+def test_no_issuer_at_all_warns(caplog):
+    with caplog.at_level(logging.WARNING, logger="flask_talk"):
+        assert settings().issuer is None
+    assert "neither TALK_JWT_ISSUER nor TALK_ROOT_URL is set" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="flask_talk"):
+        settings(TALK_JWT_DISABLE_ISSUER="TRUE")
+    assert "TALK_ROOT_URL" not in caplog.text
+
+
 @pytest.mark.parametrize(("values", "key", "words"), [
     ({"TALK_JWT_SECRET": None}, "TALK_JWT_SECRET", "not set"),
     ({"TALK_JWT_SECRET": "short"}, "TALK_JWT_SECRET", "needs at least 32"),
@@ -92,6 +153,10 @@ def test_bare_number_is_milliseconds_like_talk():
     ({"TALK_TOKEN_FORMAT": "coral", "TALK_JWT_ALG": "HS512", "TALK_JWT_SECRET": GOOD},
      "TALK_JWT_ALG", "HS256 only"),
     ({"TALK_JWT_USER_ID_CLAIM": "user..id"}, "TALK_JWT_USER_ID_CLAIM", "dotted"),
+    # lodash's get() in Talk reads brackets; flask-talk would write a key named "users[0]".
+    ({"TALK_JWT_USER_ID_CLAIM": "users[0].id"}, "TALK_JWT_USER_ID_CLAIM", "brackets"),
+    ({"TALK_JWT_EXPIRY": "999"}, "TALK_JWT_EXPIRY", "under a second"),
+    ({"TALK_JWT_LEEWAY": "365 days"}, "TALK_JWT_LEEWAY", "more than 300 seconds"),
     ({"TALK_URL": "talk.example.com"}, "TALK_URL", "absolute"),
     ({"TALK_URL_PREFIX": "talk/"}, "TALK_URL_PREFIX", "start with"),
     ({"TALK_LOGIN_MAX_FAILURES": "zero"}, "TALK_LOGIN_MAX_FAILURES", "positive"),
