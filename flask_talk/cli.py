@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -13,6 +15,7 @@ from flask.cli import AppGroup
 from .config import DEFAULTS
 from .config import SHARED_WITH_TALK
 from .config import apply_defaults
+from .config import TalkSettings
 from .config import load_settings
 from .errors import ConfigurationError
 from .errors import TokenError
@@ -88,7 +91,7 @@ def revoke(jti: str, until: float | None) -> None:
     click.echo(f"revoked {jti}")
 
 
-@talk_cli.command("gen-secret")
+@talk_cli.command("gen-secret", with_appcontext=False)
 @click.option("--alg", default="HS256", show_default=True,
               type=click.Choice(list(ALGORITHMS)))
 @click.option("--kid", default=None, help="Key id to put in the JSON (asymmetric keys).")
@@ -114,20 +117,70 @@ def gen_secret(alg: str, kid: str | None) -> None:
     click.echo(json.dumps(value))
 
 
-def read_env_file(path: str) -> dict[str, str]:
-    """``KEY=value`` lines (``export``, quotes and comments allowed), as dotenv and Docker read them."""
+#: dotenv 4's line rule (what Talk 4 loads its ``.env`` with), in JavaScript's terms: an
+#: ASCII key, and ``.`` stops at any line terminator.
+_DOTENV_LINE = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*=\s*([^\r\n\u2028\u2029]*)?\s*\Z")
+_DOTENV_QUOTES = re.compile(r"^['\"]|['\"]\Z")
+
+
+def read_env_file(path: str) -> tuple[dict[str, str], list[str]]:
+    """The file's ``KEY=value`` pairs read as Talk 4 reads its ``.env`` (dotenv 4), and notes
+    on lines Talk would ignore.
+
+    As in dotenv 4: a value in double quotes has each backslash-n turned into a newline, one
+    leading and one trailing quote are removed, then surrounding spaces; ``export KEY=...``
+    and other lines that are not ``KEY=value`` are ignored.
+    """
     values: dict[str, str] = {}
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if not line or line.startswith("#") or "=" not in line:
-                continue
-            key, _, value = line.removeprefix("export ").partition("=")
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-                value = value[1:-1]
-            values[key.strip()] = value
-    return values
+    notes: list[str] = []
+    with open(path, encoding="utf-8", newline="") as handle:
+        lines = handle.read().split("\n")
+    for number, line in enumerate(lines, start=1):
+        match = _DOTENV_LINE.match(line)
+        if match is None:
+            stripped = line.strip()
+            if stripped.startswith("export ") and "=" in stripped:
+                key = stripped[len("export "):].split("=", 1)[0].strip()
+                notes.append(f"{key}: line {number} starts with 'export', which Talk's .env loader (dotenv) "
+                             "ignores, so it is compared as unset; remove 'export' if Talk reads this file")
+            elif stripped and not stripped.startswith("#"):
+                notes.append(f"line {number}: not KEY=value, ignored (as Talk ignores it)")
+            continue
+        key, value = match.group(1), match.group(2) or ""
+        if len(value) > 0 and value[0] == '"' and value[-1] == '"':
+            value = value.replace("\\n", "\n")
+        values[key] = _DOTENV_QUOTES.sub("", value).strip()
+    return values, notes
+
+
+_KEY_SETTINGS = ("TALK_JWT_SECRET", "TALK_JWT_SECRETS")
+
+
+def _load_talk_side(talk: dict[str, Any], site: Mapping[str, Any]) -> tuple[TalkSettings | None, list[str]]:
+    """Talk's settings, with each invalid value reported and replaced by the site's, so the
+    remaining variables can still be compared one by one."""
+    invalid: list[str] = []
+    replaced: set[str] = set()
+    for _ in DEFAULTS:
+        try:
+            return load_settings(talk), invalid
+        except ConfigurationError as exc:
+            if exc.key in replaced:
+                return None, invalid
+            invalid.append(f"{exc.key}: the Talk env file's value is invalid: {exc}")
+            if exc.key in _KEY_SETTINGS:
+                # A secret is checked against the algorithm: compare the algorithm from the
+                # file as written, then continue with the site's keys and algorithm.
+                if str(talk.get("TALK_JWT_ALG")) != str(site.get("TALK_JWT_ALG")):
+                    invalid.append(f"TALK_JWT_ALG: the site uses {site.get('TALK_JWT_ALG')!r}, "
+                                   f"Talk uses {talk.get('TALK_JWT_ALG')!r}")
+                group: tuple[str, ...] = (*_KEY_SETTINGS, "TALK_JWT_ALG")
+            else:
+                group = (exc.key,)
+            for key in group:
+                talk[key] = site.get(key)
+                replaced.add(key)
+    return None, invalid
 
 
 def compare_settings(site: dict[str, Any], talk_env: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -135,6 +188,7 @@ def compare_settings(site: dict[str, Any], talk_env: dict[str, str]) -> tuple[li
 
     Each entry starts with the variable's name. A mismatch makes Talk refuse (or treat as
     anonymous) the site's tokens; a note is a difference that works but is probably unintended.
+    An invalid value in the file is a mismatch, and the other variables are still compared.
     """
     talk: dict[str, Any] = dict(talk_env)
     apply_defaults(talk, environ={})
@@ -146,11 +200,10 @@ def compare_settings(site: dict[str, Any], talk_env: dict[str, str]) -> tuple[li
     if site_settings.token_format == "coral":
         return [], ["TALK_TOKEN_FORMAT: the site signs Coral 5+ SSO tokens; Coral keeps its settings in its "
                     "admin pages, not in an env file, so there is nothing here to compare"]
-    try:
-        talk_settings = load_settings(talk)
-    except ConfigurationError as exc:
-        return [f"{exc.key}: the Talk env file's value is invalid: {exc}"], []
-    mismatches = []
+    talk_settings, mismatches = _load_talk_side(talk, site)
+    if talk_settings is None:
+        return mismatches, []
+    invalid = {line.split(":", 1)[0] for line in mismatches}
     checks = [
         ("TALK_JWT_ALG", site_settings.alg, talk_settings.alg),
         ("TALK_JWT_ISSUER", site_settings.issuer, talk_settings.issuer),
@@ -158,9 +211,9 @@ def compare_settings(site: dict[str, Any], talk_env: dict[str, str]) -> tuple[li
         ("TALK_JWT_USER_ID_CLAIM", site_settings.user_id_claim, talk_settings.user_id_claim),
     ]
     for key, mine, theirs in checks:
-        if mine != theirs:
+        if mine != theirs and key not in invalid:
             mismatches.append(f"{key}: the site uses {_shown(mine)}, Talk uses {_shown(theirs)}")
-    if site_settings.alg == talk_settings.alg:
+    if site_settings.alg == talk_settings.alg and not invalid & set(_KEY_SETTINGS):
         mismatches.extend(_compare_keys(site_settings.keys, talk_settings.keys))
     notes = []
     if site_settings.expiry_seconds != talk_settings.expiry_seconds:
@@ -205,7 +258,9 @@ def check_env(env_file: str) -> None:
     from flask import current_app
 
     site = {key: current_app.config.get(key) for key in DEFAULTS}
-    mismatches, notes = compare_settings(site, read_env_file(env_file))
+    talk_env, file_notes = read_env_file(env_file)
+    mismatches, notes = compare_settings(site, talk_env)
+    notes = file_notes + notes
     flagged = {line.split(":", 1)[0] for line in mismatches + notes}
     for key in SHARED_WITH_TALK:
         if key not in flagged:

@@ -121,7 +121,7 @@ def _hmac_key(secret: Any, key: str, alg: str, *, coral: bool) -> OctKey:
     need = HMAC_ALGORITHMS[alg]
     if len(raw) < need:
         advice = ("copy the whole secret from Coral's admin page (Configure, Authentication, "
-                  "single sign-on)" if coral else "generate one with `flask talk gen-secret`")
+                  "single sign-on)" if coral else "generate one with `python -m flask_talk gen-secret`")
         raise ConfigurationError(key, f"the secret is {len(raw)} bytes; {alg} needs at least {need} ({advice})")
     return OctKey.import_key(raw)
 
@@ -171,7 +171,7 @@ def _asymmetric_entry(spec: Any, key: str, alg: str) -> KeyEntry:
         # Talk requires the public half (it fails to start without it), so one env file
         # that works here must carry it too.
         raise ConfigurationError(key, f"{alg} needs a PEM 'public' key (Talk requires it, even beside "
-                                      "'private'; `flask talk gen-secret` prints both halves)")
+                                      "'private'; `python -m flask_talk gen-secret --alg ...` prints both halves)")
     verify_key = _import_pem(_pem(spec["public"], key, "public"), key, alg, "public")
     if sign_key is not None and verify_key.as_dict(private=False) != sign_key.as_dict(private=False):
         raise ConfigurationError(key, "'public' is not the public half of 'private'")
@@ -232,7 +232,8 @@ def load_key_set(config: Mapping[str, Any], *, coral: bool = False) -> KeySet:
         require_kid = False
     else:
         raise ConfigurationError(
-            "TALK_JWT_SECRET", "is not set (nor TALK_JWT_SECRETS); use the value Talk is configured with"
+            "TALK_JWT_SECRET", "is not set (nor TALK_JWT_SECRETS); use the value Talk is configured with "
+            "(a new one: `python -m flask_talk gen-secret`)"
         )
     return KeySet(
         alg=alg,

@@ -39,9 +39,78 @@ def test_the_same_settings_agree(check):
     assert "ok       TALK_JWT_AUDIENCE\n" in result.output
 
 
-def test_env_file_syntax_export_quotes_and_comments(check):
-    text = f"export TALK_JWT_SECRET='{SECRET}'\n# a comment\n\nTALK_ROOT_URL=\"{ROOT_URL}\"\n"
-    assert check({}, text).exit_code == 0
+def test_env_file_syntax_quotes_comments_spaces_and_crlf(check):
+    text = f"TALK_JWT_SECRET = '{SECRET}'\r\n# a comment\r\n\r\nTALK_ROOT_URL=\"{ROOT_URL}\"\r\n"
+    result = check({}, text)
+    assert result.exit_code == 0, result.output
+    assert "note" not in result.output
+
+
+def test_spaces_after_a_closing_quote_keep_the_quote_as_dotenv_does(check):
+    result = check({}, f"TALK_JWT_SECRET={SECRET}\nTALK_ROOT_URL=\"{ROOT_URL}\"  \n")
+    assert result.exit_code == 1
+    assert f"Talk uses '{ROOT_URL}\"'" in result.output
+
+
+ENV_FILE_PROBES = [
+    "A=1\nB = two \n  C=  'three'  \nD=\"four\"\nE=\"l1\\nl2\"\nF='l1\\nl2'\n",
+    "export G=1\n#H=2\nI\nJ=\nK=\"\"\nL='\nM=\"unbalanced'\nN=a=b=c\nO.P-Q=dots\n",
+    "R=\"x\"  \r\nS=y\r\nT=\u00e9t\u00e9\nU=\"\\\\n\"\nV=#not-a-comment\nW=a # b\n",
+    "X=\"{\\\"k\\\": \\\"a\\\\nb\\\"}\"\n\u00c4=umlaut-key\n  Y  =  z  \nZ=\u2028x\n",
+]
+
+
+@pytest.mark.node
+@pytest.mark.parametrize("text", ENV_FILE_PROBES)
+def test_env_files_read_like_talks_own_dotenv(tmp_path, text):
+    """The same file through dotenv 4.0.0 (Talk 4's .env reader) in Node and through check-env."""
+    from flask_talk.cli import read_env_file
+
+    from .realparts import talk_node
+
+    path = tmp_path / "talk.env"
+    path.write_text(text, encoding="utf-8", newline="")
+    answer = talk_node([{"op": "dotenv", "text": text}])[0]
+    assert answer["ok"], answer
+    assert read_env_file(str(path))[0] == answer["value"]
+
+
+def test_export_lines_are_ignored_as_talks_dotenv_ignores_them(check):
+    """Talk 4 loads .env with dotenv 4, which skips `export KEY=...` lines."""
+    result = check({}, f"export TALK_JWT_SECRET='{SECRET}'\nTALK_ROOT_URL={ROOT_URL}\n")
+    assert result.exit_code == 1
+    assert "note     TALK_JWT_SECRET: line 1 starts with 'export'" in result.output
+    assert "MISMATCH TALK_JWT_SECRET: the Talk env file's value is invalid: TALK_JWT_SECRET: is not set" in result.output
+    assert "ok       TALK_JWT_SECRET\n" not in result.output
+
+
+def test_lines_talk_ignores_are_named(check):
+    result = check({}, _env() + "TALK_JWT_AUDIENCE talk\n")
+    assert result.exit_code == 0
+    assert "note     line 3: not KEY=value, ignored" in result.output
+
+
+def test_double_quotes_turn_backslash_n_into_newlines_as_dotenv_does(check):
+    """A PEM JSON in double quotes gets real newlines inside its JSON strings: Talk's
+    JSON.parse then fails, so the file is wrong for Talk even though it looks right."""
+    site = {"TALK_JWT_ALG": "ES256", "TALK_JWT_SECRET": pem_secret("ES256")}
+    talk_value = json.dumps(pem_spec("ES256", private=False))
+    single = check(site, _env(TALK_JWT_ALG="ES256", TALK_JWT_SECRET=f"'{talk_value}'"))
+    assert single.exit_code == 0, single.output
+    double = check(site, _env(TALK_JWT_ALG="ES256", TALK_JWT_SECRET=f'"{talk_value}"'))
+    assert double.exit_code == 1
+    assert "MISMATCH TALK_JWT_SECRET: the Talk env file's value is invalid" in double.output
+
+
+def test_an_invalid_value_does_not_hide_the_other_differences(check):
+    """One bad value in Talk's file is named, and every other variable is still compared."""
+    result = check({}, _env(TALK_JWT_SECRET="short", TALK_ROOT_URL="http://other.example/",
+                            TALK_JWT_AUDIENCE="coral", TALK_JWT_ALG="HS512", TALK_JWT_EXPIRY="forever"))
+    assert result.exit_code == 1
+    for key in ("TALK_JWT_SECRET", "TALK_JWT_ALG", "TALK_JWT_ISSUER", "TALK_JWT_AUDIENCE", "TALK_JWT_EXPIRY"):
+        assert f"MISMATCH {key}:" in result.output, (key, result.output)
+        assert f"ok       {key}\n" not in result.output
+    assert "ok       TALK_JWT_USER_ID_CLAIM\n" in result.output
 
 
 @pytest.mark.parametrize(("talk_values", "site", "key"), [

@@ -57,3 +57,16 @@ def test_gen_secret_gives_usable_values(runner, make_app):
     value = json.loads(rs)
     assert value["kid"] == "k1" and "PRIVATE KEY" in value["private"]
     make_app(TALK_JWT_ALG="RS256", TALK_JWT_SECRET=rs)
+
+
+def test_gen_secret_runs_without_an_app(tmp_path):
+    """The very first secret: `flask talk` cannot start an app that has none yet."""
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no FLASK_APP, no TALK_* settings
+    done = subprocess.run([sys.executable, "-m", "flask_talk", "gen-secret", "--alg", "HS384"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    secret = done.stdout.strip()
+    assert len(secret.encode()) >= 48 and "\n" not in secret

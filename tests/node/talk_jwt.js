@@ -6,6 +6,7 @@
  * request: {op: "verify", env: {TALK_JWT_*...}, token}  -> {ok, payload} | {ok: false, error}
  *          (any request may add lib: 8 to run on jsonwebtoken 8.5.1)
  *          {op: "ms", text}                             -> {ok, value}  (Talk's duration parser, ms 2.1.2)
+ *          {op: "dotenv", text}                         -> {ok, value}  (Talk's .env reader, dotenv 4.0.0)
  *          {op: "sign", env, payload, kid?}             -> {ok, token}
  *          {op: "coral_verify", coral, token}           -> {ok, payload, verifier} | {ok: false, error}
  *          {op: "coral_sign", coral, payload, kid?}     -> {ok, token}   (as a site following Coral's docs)
@@ -201,6 +202,7 @@ process.stdin.on('end', () => {
       if (req.op === 'coral_sign') { return { ok: true, token: coralSign(req) }; }
       if (req.op === 'raw_sign') { return { ok: true, token: rawSign(req) }; }
       if (req.op === 'jwks_verify') { return { ok: true, payload: jwksVerify(req) }; }
+      if (req.op === 'dotenv') { return { ok: true, value: require('dotenv').parse(req.text) }; }
       if (req.op === 'ms') { const v = require('ms')(req.text); return { ok: true, value: v === undefined ? null : v }; }
       return { ok: false, error: 'unknown op' };
     } catch (e) {
