@@ -14,8 +14,8 @@ from flask.cli import AppGroup
 
 from .config import DEFAULTS
 from .config import SHARED_WITH_TALK
-from .config import apply_defaults
 from .config import TalkSettings
+from .config import apply_defaults
 from .config import load_settings
 from .errors import ConfigurationError
 from .errors import TokenError
