@@ -189,8 +189,21 @@ class SQLiteStateStore:
         self._run("DELETE FROM talk_failures WHERE key = ? OR at < ?", (key, time.time() - 86400))
 
 
+def talk_revocation_key(jti: str) -> str:
+    """The key Talk 4 itself keeps a revoked token id under (``services/passport.js``).
+
+    With the same ``TALK_REDIS_URL`` on both sides, a logout on the site is refused by Talk
+    too, and a sign-out in Talk's comment box is refused on ``/talk/user``.
+    """
+    return f"jtir[{jti}]"
+
+
 class RedisStateStore:
-    """The shared store for several processes and machines (``TALK_REDIS_URL``)."""
+    """The shared store for several processes and machines (``TALK_REDIS_URL``).
+
+    Revoked token ids live under Talk's own keys (:func:`talk_revocation_key`), so a Redis
+    shared with Talk carries revocations both ways; everything else is under ``prefix``.
+    """
 
     def __init__(self, url: str, prefix: str = "flask_talk:", timeout: float = 1.0) -> None:
         import redis
@@ -203,6 +216,17 @@ class RedisStateStore:
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
+
+    def _revoked_key(self, revoked_id: str) -> str:
+        """Session ids under our prefix; token ids where Talk looks for them."""
+        if revoked_id.startswith(session_key("")):
+            return self._key("revoked", revoked_id)
+        return talk_revocation_key(revoked_id)
+
+    @staticmethod
+    def _revocation_mark() -> str:
+        # Talk stores the time of the revocation; any value counts as revoked.
+        return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
 
     def _do(self, work: Callable[[Any], T]) -> T:
         try:
@@ -229,11 +253,12 @@ class RedisStateStore:
         def work(client: Any) -> Any:
             # The session first: a token tracked after the ZRANGE below then sees the
             # revoked session when its minter re-checks (see readers.mint_for_reader).
-            client.set(self._key("revoked", session_key(session_id)), 1, exat=int(until) + 1)
+            client.set(self._revoked_key(session_key(session_id)), 1, exat=int(until) + 1)
             live = client.zrangebyscore(issued, now, "+inf", withscores=True)
             pipe = client.pipeline(transaction=True)
+            mark = self._revocation_mark()
             for jti, exp in live:
-                pipe.set(self._key("revoked", jti.decode()), 1, exat=int(exp) + 1)
+                pipe.set(self._revoked_key(jti.decode()), mark, exat=int(exp) + 1)
             pipe.delete(issued)
             pipe.execute()
             return len(live)
@@ -241,10 +266,11 @@ class RedisStateStore:
         return self._do(work)
 
     def revoke(self, jti: str, until: float) -> None:
-        self._do(lambda client: client.set(self._key("revoked", jti), 1, exat=int(until) + 1))
+        self._do(lambda client: client.set(self._revoked_key(jti), self._revocation_mark(),
+                                           exat=int(until) + 1))
 
     def is_revoked(self, *ids: str) -> bool:
-        keys = [self._key("revoked", i) for i in ids]
+        keys = [self._revoked_key(i) for i in ids]
         return bool(self._do(lambda client: client.exists(*keys)))
 
     def add_attempt(self, keys: list[str], window: float) -> tuple[int, str]:

@@ -138,3 +138,55 @@ def test_redis_dies_then_comes_back(two_apps: tuple[str, str], redis_for_apps: R
     assert lookup(b, minted["token"])[0] == 401
     reader.refresh_csrf(a)
     assert reader.token(a)[0] == 401
+
+
+def test_revocations_are_kept_under_talks_own_redis_keys_both_ways(redis_server, make_app) -> None:
+    """Talk 4 refuses a token whose ``jtir[<jti>]`` key exists in its Redis (and writes that
+    key when a reader signs out in the comment box): with one TALK_REDIS_URL for both sides,
+    a site logout reaches Talk, and a Talk logout reaches /talk/user."""
+    import redis
+    import webtest
+
+    from .conftest import embed_config
+    from .conftest import login
+
+    app = make_app(TALK_REDIS_URL=redis_server.url)
+    talk_side = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        site = webtest.TestApp(app)
+        assert login(site, "alice").status_int == 302
+        page = site.get("/articles/harbour-reopens")
+        config = embed_config(page.text)
+        token, jti = config["token"], _jti(config["token"])
+        assert talk_side.get(f"jtir[{jti}]") is None
+        site.post("/talk/logout", {"csrf_token": _csrf(page.text)})
+        # What Talk's CheckBlacklisted reads: the key exists, and lives until the token's exp.
+        assert talk_side.get(f"jtir[{jti}]")
+        ttl = talk_side.ttl(f"jtir[{jti}]")
+        assert 0 < ttl <= config["expires_at"] - int(time.time()) + 2
+        assert site.get("/talk/user", headers={"Authorization": f"Bearer {token}"}, status=401)
+
+        # A reader who signs out inside Talk's comment box: Talk writes the key itself.
+        bob = webtest.TestApp(app)
+        assert login(bob, "bob").status_int == 302
+        minted = bob.post("/talk/token", headers={"X-CSRFToken": _csrf(bob.get("/").text)}).json
+        assert bob.get("/talk/user", headers={"Authorization": f"Bearer {minted['token']}"}).status_int == 200
+        talk_side.set(f"jtir[{minted['jti']}]", "2026-12-03T23:59:59.000Z", ex=3600)
+        refused = bob.get("/talk/user", headers={"Authorization": f"Bearer {minted['token']}"}, status=401)
+        assert "revoked" in refused.json["error_description"]
+    finally:
+        talk_side.flushdb()
+        talk_side.close()
+
+
+def _jti(token: str) -> str:
+    import base64
+    import json
+
+    return json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["jti"]
+
+
+def _csrf(html: str) -> str:
+    from .conftest import csrf_from
+
+    return csrf_from(html)
