@@ -14,6 +14,7 @@ from flask_wtf.csrf import generate_csrf
 from .config import apply_defaults
 from .config import load_settings
 from .embed import talk_embed
+from .errors import ConfigurationError
 from .errors import StoreUnavailable
 from .keys import signing_key
 from .security import harden_session_cookie
@@ -90,8 +91,7 @@ class TalkAuth:
         apply_defaults(app.config)
         settings = load_settings(app.config)
         signing_key(settings.keys)
-        if not app.config.get("SECRET_KEY"):
-            raise RuntimeError("SECRET_KEY: flask-talk needs the app's SECRET_KEY for sessions and CSRF")
+        _check_session_key(app.config.get("SECRET_KEY"))
         database = self._database_path(app, settings.database)
         if self._store is not None:
             store = self._store
@@ -137,6 +137,21 @@ class TalkAuth:
                            "comment stream until it is")
         logger.info("flask-talk: %s tokens, %s, store %s", settings.token_format, settings.alg,
                     "redis" if settings.redis_url else "sqlite")
+
+
+#: Shortest ``SECRET_KEY`` accepted: whoever can guess it can forge any reader's session.
+MIN_SECRET_KEY_BYTES = 16
+
+
+def _check_session_key(secret_key: Any) -> None:
+    """The site's ``SECRET_KEY`` signs the sessions that tokens are minted for."""
+    if not secret_key:
+        raise ConfigurationError("SECRET_KEY", "flask-talk needs the app's SECRET_KEY for sessions and CSRF")
+    size = len(secret_key if isinstance(secret_key, bytes) else str(secret_key).encode())
+    if size < MIN_SECRET_KEY_BYTES:
+        raise ConfigurationError(
+            "SECRET_KEY", f"is {size} bytes; sessions signed with it can be forged, so flask-talk needs at "
+            f"least {MIN_SECRET_KEY_BYTES} (python -c 'import secrets; print(secrets.token_hex(32))')")
 
 
 def _no_store_when_minted(response: Response) -> Response:

@@ -8,6 +8,7 @@ import webtest
 from flask import Flask
 from flask import render_template_string
 
+from flask_talk import ConfigurationError
 from flask_talk import TalkAuth
 from flask_talk import current_talk
 
@@ -77,11 +78,20 @@ def test_uninitialised_app_gets_a_clear_error():
             current_talk.settings  # noqa: B018
 
 
-def test_secret_key_is_required(tmp_path):
+@pytest.mark.parametrize(("secret_key", "words"), [
+    (None, "needs the app's SECRET_KEY"),
+    ("x", "is 1 bytes; sessions signed with it can be forged"),
+    (b"fifteen-bytes!!", "is 15 bytes"),
+])
+def test_a_missing_or_guessable_secret_key_stops_start_up(tmp_path, secret_key, words):
+    """Whoever can guess SECRET_KEY can forge a session, and so get tokens for any reader."""
     app = Flask("nokey", root_path=str(tmp_path), instance_path=str(tmp_path))
-    app.config["TALK_JWT_SECRET"] = SECRET
-    with pytest.raises(RuntimeError, match="^SECRET_KEY"):
+    app.config.update(TALK_JWT_SECRET=SECRET, SECRET_KEY=secret_key)
+    with pytest.raises(ConfigurationError, match="^SECRET_KEY: ") as caught:
         TalkAuth(app)
+    assert words in str(caught.value)
+    app.config["SECRET_KEY"] = "sixteen-bytes!!!"
+    TalkAuth(app)
 
 
 def test_flask_login_sites_are_recognised(tmp_path):
