@@ -72,6 +72,23 @@ def test_fc10_anonymous_reader_no_access_token_key(coral_app):
 
 
 @pytest.mark.node
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_coral_stream_is_rendered_as_coral_documents_it(coral_app, signed_in):
+    """createStreamEmbed alone draws nothing: Coral's embed code passes autoRender: true."""
+    import webtest
+
+    testapp = webtest.TestApp(coral_app)
+    if signed_in:
+        page = login(testapp, "alice", next_path="/articles/library-night").follow()
+    else:
+        page = testapp.get("/articles/library-night")
+    result = run_embed(embed_config(page.text))
+    assert result["rendered"], "the Coral stream was created but never rendered"
+    ((name, options),) = result["calls"]
+    assert name == "createStreamEmbed" and options["autoRender"] is True
+
+
+@pytest.mark.node
 def test_signed_in_reader_gets_access_token_and_a_renewal(coral_app):
     import webtest
 
@@ -91,8 +108,10 @@ def test_talk4_format_still_uses_talk_render(make_app):
     page = webtest.TestApp(make_app(TALK_URL="https://talk.example.test")).get("/articles/harbour-reopens")
     config = embed_config(page.text)
     assert '<script src="https://talk.example.test/static/embed.js">' in page.text
-    ((name, options),) = run_embed(config)["calls"]
+    result = run_embed(config)
+    ((name, options),) = result["calls"]
     assert name == "Talk.render" and "auth_token" not in options
+    assert "autoRender" not in options and result["rendered"]
 
 
 # -- FC-11: jti, iat, exp and user only; Coral's schema accepts it ---------------------------
