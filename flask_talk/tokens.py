@@ -6,6 +6,7 @@ Verification pins the configured algorithm (never the header's), resolves the ke
 """
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -33,8 +34,13 @@ from .keys import signing_key
 MAX_TOKEN_LENGTH = 8192
 #: Roles Coral accepts in an SSO token's ``user.role``.
 CORAL_ROLES = ("COMMENTER", "MEMBER", "STAFF", "MODERATOR", "ADMIN")
+#: Coral keeps an SSO ``user.avatar`` only when its URL's path (query and fragment aside)
+#: ends in one of these, in any case, and silently drops any other (coralproject/talk
+#: common/lib/helpers/validateImagePathname.ts, used by the SSO verifier's isValidImageURL).
+CORAL_AVATAR_PATH = re.compile(r"\.(?:jpe?g|gif|png|webp)\Z", re.IGNORECASE)
 _EMAIL_SHAPED = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]*$")
+logger = logging.getLogger("flask_talk")
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,11 @@ class TokenCodec:
         for name in ("url", "avatar"):
             if profile.get(name):
                 user[name] = _absolute_url(profile[name], name)
+        if "avatar" in user and not CORAL_AVATAR_PATH.search(urlsplit(user["avatar"]).path):
+            # Coral would drop it without a word; say so here, naming no one.
+            logger.warning("flask-talk: left user.avatar out of a Coral SSO token: Coral keeps only "
+                           "avatars whose URL path ends in .jpg, .jpeg, .gif, .png or .webp")
+            del user["avatar"]
         return user
 
     def mint(self, profile: Mapping[str, Any], *, now: float | None = None) -> MintedToken:

@@ -72,6 +72,23 @@ def test_fc10_anonymous_reader_no_access_token_key(coral_app):
 
 
 @pytest.mark.node
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_coral_stream_is_rendered_as_coral_documents_it(coral_app, signed_in):
+    """createStreamEmbed alone draws nothing: Coral's embed code passes autoRender: true."""
+    import webtest
+
+    testapp = webtest.TestApp(coral_app)
+    if signed_in:
+        page = login(testapp, "alice", next_path="/articles/library-night").follow()
+    else:
+        page = testapp.get("/articles/library-night")
+    result = run_embed(embed_config(page.text))
+    assert result["rendered"], "the Coral stream was created but never rendered"
+    ((name, options),) = result["calls"]
+    assert name == "createStreamEmbed" and options["autoRender"] is True
+
+
+@pytest.mark.node
 def test_signed_in_reader_gets_access_token_and_a_renewal(coral_app):
     import webtest
 
@@ -91,8 +108,10 @@ def test_talk4_format_still_uses_talk_render(make_app):
     page = webtest.TestApp(make_app(TALK_URL="https://talk.example.test")).get("/articles/harbour-reopens")
     config = embed_config(page.text)
     assert '<script src="https://talk.example.test/static/embed.js">' in page.text
-    ((name, options),) = run_embed(config)["calls"]
+    result = run_embed(config)
+    ((name, options),) = result["calls"]
     assert name == "Talk.render" and "auth_token" not in options
+    assert "autoRender" not in options and result["rendered"]
 
 
 # -- FC-11: jti, iat, exp and user only; Coral's schema accepts it ---------------------------
@@ -153,6 +172,79 @@ def test_coral_profile_values_are_checked(coral_app, profile, message):
     base = {"id": "7", "username": "zoe", "email": "zoe@example.org"}
     with coral_app.app_context(), pytest.raises(ValueError, match=re.escape(message)):
         get_state().codec.mint({**base, **profile})
+
+
+#: Avatars and whether Coral keeps them: the URL's path must end in an image extension, in
+#: any case; the query string and fragment do not count.
+AVATARS = [
+    ("https://cdn.example/u/alice.png", True),
+    ("https://cdn.example/u/alice.JPG", True),
+    ("http://cdn.example/u/alice.jpeg?size=80", True),
+    ("https://cdn.example/u/alice.gif#big", True),
+    ("https://cdn.example/u/caf%C3%A9.WebP", True),
+    ("https://cdn.example/u/x/../alice.png", True),
+    ("https://www.gravatar.com/avatar/0bc83cb571cd1c50ba6f3e8a78ef1346?s=80", False),
+    ("https://cdn.example/avatar?format=.png", False),
+    ("https://cdn.example/u/alice.png/", False),
+    ("https://cdn.example/u/alice.png;v=2", False),
+    ("https://cdn.example/u/alice.svg", False),
+    ("https://cdn.example/u/alice.pngx", False),
+    ("https://cdn.example", False),
+]
+
+
+def _mint_with_avatar(app, avatar):
+    with app.app_context():
+        return get_state().codec.mint({"id": "7", "username": "zoe", "email": "zoe@example.org",
+                                       "avatar": avatar}).token
+
+
+@pytest.mark.node
+def test_avatar_table_is_what_coral_keeps_and_coral_accepts_our_tokens(coral_app):
+    """Coral's own rule (WHATWG URL pathname, Coral's regex) on each avatar given straight, and
+    flask-talk's token for the same avatar accepted with the same user."""
+    raw = [{"jti": "j", "user": {"id": "7", "email": "zoe@example.org", "username": "zoe", "avatar": avatar}}
+           for avatar, _ in AVATARS]
+    signed = talk_node([{"op": "coral_sign", "coral": CORAL, "payload": payload} for payload in raw])
+    ours = [_mint_with_avatar(coral_app, avatar) for avatar, _ in AVATARS]
+    answers = talk_node([{"op": "coral_verify", "coral": CORAL, "token": token}
+                         for token in [answer["token"] for answer in signed] + ours])
+    straight, of_ours = answers[:len(AVATARS)], answers[len(AVATARS):]
+    for (avatar, kept), coral, mine, token in zip(AVATARS, straight, of_ours, ours):
+        assert ("avatar" in coral["user"]) is kept, avatar
+        assert mine["ok"] and mine["user"] == _claims(token)["user"], avatar
+
+
+@pytest.mark.parametrize(("avatar", "kept"), AVATARS)
+def test_avatar_coral_would_drop_is_left_out_with_a_warning(coral_app, caplog, avatar, kept):
+    with caplog.at_level("WARNING", logger="flask_talk"):
+        token = _mint_with_avatar(coral_app, avatar)  # never fails the mint
+    user = _claims(token)["user"]
+    assert ("avatar" in user) is kept and user.get("avatar", avatar) == avatar
+    warnings = [r.getMessage() for r in caplog.records if "avatar" in r.getMessage()]
+    if kept:
+        assert warnings == []
+    else:
+        assert warnings == ["flask-talk: left user.avatar out of a Coral SSO token: Coral keeps only "
+                            "avatars whose URL path ends in .jpg, .jpeg, .gif, .png or .webp"]
+        assert all(private not in warnings[0] for private in ("cdn.example", "gravatar", "zoe", "7"))
+
+
+def test_reader_with_an_unusable_avatar_still_gets_a_token(make_app, caplog):
+    app = make_app(**CORAL_SETTINGS)
+
+    @app.extensions["demo_talk"].profile_loader
+    def coral_profile(user):
+        return {"avatar": "https://www.gravatar.com/avatar/0bc83cb571cd1c50ba6f3e8a78ef1346"}
+
+    import webtest
+
+    testapp = webtest.TestApp(app)
+    with caplog.at_level("WARNING", logger="flask_talk"):
+        token = embed_config(login(testapp, "alice", next_path="/articles/cycle-lanes").follow().text)["token"]
+    assert set(_claims(token)["user"]) == {"id", "email", "username"}
+    assert any("left user.avatar out" in r.getMessage() for r in caplog.records)
+    assert not any("gravatar" in r.getMessage() or "alice" in r.getMessage() for r in caplog.records)
 
 
 def test_coral_is_hs256_only_and_uses_the_secret_whole(make_app):

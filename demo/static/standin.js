@@ -1,5 +1,7 @@
 /* The demo's Talk stand-in, client side: the same API as Talk 4 (Coral.Talk.render) and
  * Coral 5 (Coral.createStreamEmbed), drawing a small comment box instead of Talk's iframe.
+ * Like the real ones, Talk 4's render draws at once, while Coral 5's createStreamEmbed draws
+ * nothing until `autoRender: true` or `render()` (see CoralEmbed below).
  * It sends the token to the stand-in server exactly as Talk's client would, and reports
  * every answer as a `standin:auth` event so the demo's QA panel can show it. */
 (function () {
@@ -102,12 +104,54 @@
   Stream.prototype.login = function (token) { this.token = token; return this.authenticate(); };
   Stream.prototype.logout = function () { this.token = null; return this.authenticate(); };
 
+  /* Coral 5's embed object, as coralproject/talk client/src/core/client/embed/StreamEmbed.ts
+   * behaves: creating it draws nothing. render() draws the stream (once); autoRender: true
+   * renders it when the element comes within 100px of the viewport, or at once where there
+   * is no IntersectionObserver. login()/logout() before the stream is drawn take effect
+   * when it is. */
+  function CoralEmbed(opts) {
+    var id = opts.id || 'coral-embed-stream';
+    this.el = document.getElementById(id);
+    if (!this.el) { throw new Error('element ' + id + ' was not found'); }
+    this.opts = opts; this.token = opts.accessToken || null; this.stream = null; this.observer = null;
+    if (!opts.autoRender) { return; }
+    if (!('IntersectionObserver' in window)) { this.render(); return; }
+    var self = this;
+    this.observer = new IntersectionObserver(function (entries) {
+      if (!entries.some(function (entry) { return entry.isIntersecting; })) { return; }
+      self.cancelAutoRender();
+      self.render();
+    }, { rootMargin: '100px', threshold: 1.0 });
+    this.observer.observe(this.el);
+  }
+
+  CoralEmbed.prototype.cancelAutoRender = function () {
+    if (this.observer) { this.observer.disconnect(); this.observer = null; }
+  };
+  CoralEmbed.prototype.render = function () {
+    if (!this.stream) { this.stream = new Stream(this.el, this.opts.rootURL, this.opts.storyURL, this.token); }
+  };
+  CoralEmbed.prototype.login = function (token) {
+    this.token = token;
+    if (this.stream) { this.stream.login(token); }
+  };
+  CoralEmbed.prototype.logout = function () {
+    this.token = null;
+    if (this.stream) { this.stream.logout(); }
+  };
+  CoralEmbed.prototype.remove = function () {
+    if (this.observer) { this.cancelAutoRender(); return; }
+    if (!this.stream) { throw new Error('instance not mounted'); }
+    this.el.innerHTML = '';
+    this.stream = null;
+  };
+  Object.defineProperty(CoralEmbed.prototype, 'rendered', {
+    get: function () { return this.stream !== null; }
+  });
+
   window.Coral = window.Coral || {};
   window.Coral.Talk = {
     render: function (el, opts) { return new Stream(el, opts.talk, opts.asset_url, opts.auth_token); }
   };
-  window.Coral.createStreamEmbed = function (opts) {
-    var el = document.getElementById(opts.id || 'coral-embed-stream');
-    return new Stream(el, opts.rootURL, opts.storyURL, opts.accessToken);
-  };
+  window.Coral.createStreamEmbed = function (opts) { return new CoralEmbed(opts); };
 })();

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ..realparts import ROOT
+from ..test_coral import CORAL_SETTINGS
 from .conftest import ARTICLE
 from .conftest import WAIT_MS
 from .conftest import open_article
@@ -24,6 +25,14 @@ pytestmark = pytest.mark.browser
 
 def claims_on(page):
     return json.loads(page.get_by_test_id("qa-claims").text_content())
+
+
+#: Whether the Coral embed object has drawn its stream, read after two frames so that an
+#: IntersectionObserver has had its first say.
+CORAL_RENDERED = """() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(
+  () => done(window.FlaskTalk.embeds[0].embed.rendered))))"""
+#: How far below the bottom of the viewport the embed starts, in CSS pixels.
+EMBED_BELOW_FOLD = "() => document.querySelector('[data-talk-embed]').getBoundingClientRect().top - innerHeight"
 
 
 def test_sign_in_see_claims_then_sign_out_and_the_stream_turns_anonymous(live_demo, open_reader, shots):
@@ -169,3 +178,39 @@ def test_a_second_reader_in_another_browser_context(live_demo, open_reader, shot
     expect(alice.get_by_test_id("standin-status")).to_have_text("Commenting as alice")
     assert claims_on(alice)["sub"] == "reader-alice"
     shots.take(alice, "alice-still-alice", full_page=True)
+
+
+def test_coral_format_stream_renders_once_scrolled_to_and_signs_the_reader_in(live_demo, open_reader, shots):
+    """TALK_TOKEN_FORMAT=coral. The stand-in's createStreamEmbed draws nothing by itself, as
+    Coral's does; the loader's autoRender draws it once it nears the viewport, with the
+    newest token even when the token was renewed before that."""
+    demo = live_demo(**CORAL_SETTINGS)
+    page = open_reader(viewport={"width": 1280, "height": 160}).page  # short: the stream starts out of view
+    sign_in(page, demo, "alice")
+    open_article(page)
+    expect(page.get_by_test_id("qa-jti")).not_to_have_text("no token")
+    assert page.evaluate(EMBED_BELOW_FOLD) > 100, "the embed is in view at load: this test sees no lazy render"
+    assert page.evaluate(CORAL_RENDERED) is False
+    expect(page.get_by_test_id("standin-status")).to_have_count(0)
+    expect(page.get_by_test_id("qa-stream")).to_have_text("loading…")
+    first = claims_on(page)["jti"]
+    page.evaluate("() => window.FlaskTalk.renew(0)")  # embed.login() before the stream is drawn
+    expect(page.get_by_test_id("qa-jti")).not_to_have_text(first)
+    second = page.get_by_test_id("qa-jti").text_content()
+    shots.take(page, "not-drawn-yet", full_page=True)
+
+    page.locator("[data-talk-embed]").scroll_into_view_if_needed()
+    expect(page.get_by_test_id("standin-status")).to_have_text("Commenting as alice")
+    expect(page.get_by_test_id("qa-auth")).to_contain_text(second)
+    assert page.evaluate(CORAL_RENDERED) is True
+    claims = claims_on(page)
+    assert set(claims) == {"jti", "iat", "exp", "user"}
+    assert claims["user"]["username"] == "alice" and claims["user"]["id"] == "reader-alice"
+    page.set_viewport_size({"width": 1280, "height": 900})
+    shots.take(page, "commenting-as-alice", full_page=True)
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    expect(page.get_by_test_id("standin-status")).to_contain_text("You are not signed in")
+    expect(page.get_by_test_id("qa-stream")).to_have_text("anonymous")
+    shots.take(page, "signed-out", full_page=True)

@@ -101,6 +101,13 @@ function isUri(v) {
   try { const u = new URL(v); return Boolean(u.protocol); } catch (e) { return false; }
 }
 
+/* Coral keeps user.avatar only when this matches the URL's pathname, and drops it silently
+ * otherwise (common/lib/helpers/validateImagePathname.ts; sso.ts isValidImageURL). */
+const IMAGE_EXTENSIONS = /\.(jpe?g|gif|png|webp)$/i;
+function isValidImageURL(v) {
+  try { return IMAGE_EXTENSIONS.test(new URL(v).pathname); } catch (e) { return false; }
+}
+
 function oidcSchemaErrors(p) {
   const errors = [];
   ['sub', 'iss', 'aud'].forEach((k) => { if (!isString(p[k])) { errors.push('"' + k + '" is required'); } });
@@ -152,7 +159,9 @@ function coralVerify(req) {
   for (const s of candidates) {
     try {
       const payload = jwt.verify(req.token, s.secret, { algorithms: ['HS256'], clockTimestamp: Math.floor(now / 1000) });
+      // The user as Coral stores it: e-mail lower-cased, an avatar it cannot use left out.
       const user = Object.assign({}, payload.user, { email: String(payload.user.email).toLowerCase() });
+      if (user.avatar !== undefined && !isValidImageURL(user.avatar)) { delete user.avatar; }
       return { payload, user, kid: s.kid };
     } catch (e) { last = e; }
   }

@@ -1,7 +1,7 @@
 /* flask-talk: turn the JSON next to each [data-talk-embed] element into a Talk embed,
  * keep its token fresh, and sign the stream out when the reader signs out of the site.
  * Talk 4: Coral.Talk.render(el, {talk, asset_url, auth_token}).
- * Coral 5+: Coral.createStreamEmbed({id, rootURL, storyURL, accessToken}).
+ * Coral 5+: Coral.createStreamEmbed({id, autoRender: true, rootURL, storyURL, accessToken}).
  * No inline script is needed, so the page can keep a strict Content-Security-Policy. */
 (function () {
   'use strict';
@@ -11,7 +11,9 @@
 
   function render(el, cfg) {
     if (cfg.format === 'coral') {
-      var opts = { id: el.id, rootURL: cfg.talk_url, storyURL: cfg.asset_url };
+      // createStreamEmbed alone draws nothing; like Coral's own embed code, ask it to
+      // render when the element scrolls into view (at once without IntersectionObserver).
+      var opts = { id: el.id, autoRender: true, rootURL: cfg.talk_url, storyURL: cfg.asset_url };
       if (cfg.asset_id) { opts.storyID = cfg.asset_id; }
       // An anonymous reader gets no accessToken key at all: Coral fails on an empty one.
       if (cfg.token) { opts.accessToken = cfg.token; }
