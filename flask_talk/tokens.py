@@ -40,6 +40,8 @@ CORAL_ROLES = ("COMMENTER", "MEMBER", "STAFF", "MODERATOR", "ADMIN")
 CORAL_AVATAR_PATH = re.compile(r"\.(?:jpe?g|gif|png|webp)\Z", re.IGNORECASE)
 _EMAIL_SHAPED = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]*$")
+#: Characters RFC 3986 never allows unencoded in a URI.
+_NOT_IN_URIS = frozenset('<>"{}|\\^`\x7f')
 logger = logging.getLogger("flask_talk")
 
 
@@ -85,10 +87,14 @@ def _set_claim(claims: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _absolute_url(value: Any, name: str) -> str:
-    parts = urlsplit(str(value))
+    text = str(value)
+    parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"user {name!r} must be an absolute http(s) URL")
-    return str(value)
+    if any(ord(ch) < 33 or ch in _NOT_IN_URIS for ch in text):
+        # Coral checks these with Joi's uri(), which refuses the whole token over them.
+        raise ValueError(f"user {name!r} has spaces or characters a URL cannot hold; percent-encode them")
+    return text
 
 
 def check_user_id(user_id: Any, *, allow_email_ids: bool) -> str:

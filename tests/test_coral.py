@@ -166,6 +166,8 @@ def test_profile_loader_sets_badges_and_role_and_optional_fields_stay_out(make_a
     ({"role": "OWNER"}, "role must be one of"),
     ({"avatar": "/static/a.png"}, "'avatar' must be an absolute http(s) URL"),
     ({"url": "javascript:alert(1)"}, "'url' must be an absolute http(s) URL"),
+    ({"url": "https://news.example/u/alice smith"}, "'url' has spaces or characters a URL cannot hold"),
+    ({"avatar": "https://news.example/a\\b.png"}, "'avatar' has spaces or characters a URL cannot hold"),
     ({"username": None}, "need the user's username and email"),
 ])
 def test_coral_profile_values_are_checked(coral_app, profile, message):
