@@ -74,6 +74,8 @@
     Array.prototype.forEach.call(panel.querySelectorAll('[data-needs-token]'), function (button) {
       button.disabled = !current;
     });
+    var note = panel.querySelector('[data-testid="qa-needs-token-note"]');
+    if (note) { note.hidden = Boolean(current); }
   }
   setInterval(tick, 500);
 

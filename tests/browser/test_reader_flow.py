@@ -45,6 +45,7 @@ def test_sign_in_see_claims_then_sign_out_and_the_stream_turns_anonymous(live_de
     open_article(page)
     expect(page.get_by_test_id("standin-status")).to_have_text("Commenting as alice")
     expect(page.get_by_test_id("qa-stream")).to_have_text("signed in as alice")
+    expect(page.get_by_test_id("qa-needs-token-note")).to_be_hidden()
     expect(page.get_by_test_id("qa-verify-summary")).to_contain_text("new user looked up via /talk/user")
     expect(page.get_by_test_id("qa-lookup-summary")).to_contain_text("HTTP 200: user alice (reader-alice)")
     expect(page.get_by_test_id("qa-countdown")).to_have_text(re.compile(r"^\d+ h \d+ min$"))
@@ -69,6 +70,7 @@ def test_sign_in_see_claims_then_sign_out_and_the_stream_turns_anonymous(live_de
     expect(page.get_by_test_id("qa-reader")).to_have_text("nobody is signed in")
     expect(page.get_by_test_id("qa-claims")).to_have_text("none")
     expect(page.get_by_role("button", name="Send a tampered token")).to_be_disabled()
+    expect(page.get_by_test_id("qa-needs-token-note")).to_be_visible()
     assert page.url == demo.at(ARTICLE)
     shots.take(page, "signed-out", full_page=True)
 
