@@ -10,11 +10,10 @@ import pytest
 import webtest
 from flask import Flask
 
-from flask_talk import TalkAuth
 from flask_talk import current_talk
 
 from .apps import PASSWORDS
-from .apps import SECRET
+from .apps import flask_login_site
 from .conftest import embed_config
 from .conftest import login
 
@@ -125,34 +124,6 @@ def test_json_login_returns_the_rotated_csrf_token(client: Any) -> None:
     assert client.post("/talk/token", headers={"X-CSRFToken": after}).status_code == 200
 
 
-def flask_login_site(tmp_path: Any) -> Flask:
-    from flask_login import LoginManager
-    from flask_login import UserMixin
-    from flask_login import login_user
-
-    class Member(UserMixin):
-        def __init__(self, uid: str) -> None:
-            self.id, self.username, self.email = uid, f"member{uid}", f"m{uid}@example.org"
-
-    app = Flask("fl", root_path=str(tmp_path), instance_path=str(tmp_path / "instance"))
-    app.config.update(SECRET_KEY="k" * 40, TALK_JWT_SECRET=SECRET, TALK_URL="https://talk.example.com")
-    LoginManager(app).user_loader(Member)
-    TalkAuth(app)
-
-    @app.route("/signin/<uid>")
-    def signin(uid: str) -> str:
-        login_user(Member(uid))
-        return "ok"
-
-    @app.route("/story")
-    def story() -> str:
-        from flask import render_template_string
-
-        return render_template_string("{{ talk_embed(asset_url='https://site/story') }}")
-
-    return app
-
-
 def test_flask_login_copied_cookie_is_dead_after_logout(tmp_path: Any) -> None:
     app = flask_login_site(tmp_path)
     reader = webtest.TestApp(app)
@@ -178,15 +149,7 @@ def test_site_pages_with_a_token_are_not_cached(tmp_path: Any) -> None:
 
 
 def test_flask_login_sites_own_logout_view_revokes_too(tmp_path: Any) -> None:
-    from flask_login import logout_user
-
     app = flask_login_site(tmp_path)
-
-    @app.route("/signout", methods=["POST"])
-    def signout() -> str:
-        logout_user()
-        return "bye"
-
     reader = webtest.TestApp(app)
     reader.get("/signin/7")
     token = re.search(r'"token": ?"([^"]+)"', reader.get("/story").text).group(1)
