@@ -151,6 +151,16 @@ def _submitted() -> Mapping[str, Any]:
     return request.form
 
 
+def _bad_credentials() -> Any:
+    """The one answer for every refused sign-in, so none of them tells accounts apart."""
+    logger.info("flask-talk: failed sign-in from %s", request.remote_addr)
+    message = "Unknown username or wrong password."
+    if wants_json():
+        return json_error(401, "invalid_credentials", message)
+    flash(message, "error")
+    return _login_page(401)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     """Sign a reader in with the site's credentials (HTML form or JSON)."""
@@ -178,15 +188,12 @@ def login() -> Any:
         return _too_many(_throttled(keys) or window)
     user = state.users.authenticate(username, password) if username and password else None
     if user is None:
-        logger.info("flask-talk: failed sign-in from %s", request.remote_addr)
-        message = "Unknown username or wrong password."
-        if wants_json():
-            return json_error(401, "invalid_credentials", message)
-        flash(message, "error")
-        return _login_page(401)
+        return _bad_credentials()
     state.store.withdraw_attempt(keys, attempt)
     state.store.clear_failures(keys[0])
     profile = log_in(user)
+    if profile is None:  # Flask-Login refused the account (inactive): no different answer
+        return _bad_credentials()
     target = safe_next(data.get("next") or request.args.get("next"), "/")
     if wants_json():
         # The session was rotated: the caller needs the new CSRF token for its next POST.

@@ -46,7 +46,7 @@ def flask_login_site(directory: Any, *, check_passwords: bool = False) -> Any:
     (``POST /signout``) views, and ``/story``, a page of its own with the embed.
 
     With ``check_passwords``, ``/talk/login`` signs members in too: username
-    ``member<id>``, password ``pass-<id>``.
+    ``member<id>``, password ``pass-<id>``. Ids starting with ``off`` are inactive accounts.
     """
     from flask import Flask
     from flask import render_template_string
@@ -60,6 +60,10 @@ def flask_login_site(directory: Any, *, check_passwords: bool = False) -> Any:
     class Member(UserMixin):
         def __init__(self, uid: str) -> None:
             self.id, self.username, self.email = uid, f"member{uid}", f"m{uid}@example.org"
+
+        @property
+        def is_active(self) -> bool:
+            return not self.id.startswith("off")  # member "off1" is a suspended account
 
     app = Flask("fl", root_path=str(directory), instance_path=str(directory / "instance"))
     app.config.update(SECRET_KEY="k" * 40, TALK_JWT_SECRET=SECRET, TALK_URL="https://talk.example.com")

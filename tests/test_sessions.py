@@ -11,6 +11,7 @@ import webtest
 from flask import Flask
 
 from flask_talk import current_talk
+from flask_talk.readers import USER_KEY
 
 from .apps import PASSWORDS
 from .apps import flask_login_site
@@ -178,3 +179,45 @@ def test_flask_login_site_without_a_credentials_checker_sends_readers_to_its_log
     assert answer.status_code == 404  # not a 500: this site signs readers in elsewhere
     app.login_manager.login_view = None
     assert client.get("/talk/login", headers={"Accept": "application/json"}).status_code == 404
+
+
+def test_flask_login_sites_own_logout_ends_a_talk_login(tmp_path: Any) -> None:
+    """After /talk/login, the site's own ``logout_user()`` signs the reader out of flask-talk too."""
+    app = flask_login_site(tmp_path, check_passwords=True)
+    client = app.test_client()
+    csrf = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
+    signed_in = client.post("/talk/login", json={"username": "member8", "password": "pass-8"},
+                            headers={"X-CSRFToken": csrf})
+    assert signed_in.status_code == 200
+    csrf = signed_in.get_json()["csrf_token"]
+    assert '"token"' in client.get("/story").text
+    client.post("/signout")
+    assert '"token"' not in client.get("/story").text
+    answer = client.post("/talk/token", headers={"X-CSRFToken": csrf})
+    assert answer.status_code == 401 and answer.get_json()["error"] == "login_required"
+    with client.session_transaction() as session:
+        assert USER_KEY not in session
+
+
+def test_flask_login_refusing_an_inactive_account_is_a_failed_sign_in(tmp_path: Any) -> None:
+    """Flask-Login's ``login_user`` refuses inactive users; /talk/login must not sign them in anyway."""
+    app = flask_login_site(tmp_path, check_passwords=True)
+    client = app.test_client()
+    csrf = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
+    refused = client.post("/talk/login", json={"username": "memberoff1", "password": "pass-off1"},
+                          headers={"X-CSRFToken": csrf})
+    assert refused.status_code == 401 and refused.get_json()["error"] == "invalid_credentials"
+    assert '"token"' not in client.get("/story").text
+
+
+def test_flask_login_sites_never_take_the_reader_from_flask_talks_session_key(tmp_path: Any) -> None:
+    """``current_user`` is the only source of truth: a leftover user id in the session is no sign-in."""
+    app = flask_login_site(tmp_path)
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session[USER_KEY] = "5"
+    assert '"token"' not in client.get("/story").text
+    client.get("/signin/6")  # the site's own login_user() drops the leftover key
+    with client.session_transaction() as session:
+        assert USER_KEY not in session
+
