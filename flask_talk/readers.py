@@ -40,7 +40,11 @@ def _new_session_id() -> None:
 
 
 def session_id() -> str:
-    """The random id of this sign-in, created on first use (Flask-Login sites)."""
+    """The random id of this sign-in.
+
+    Every sign-in gets one when it starts (``log_in``, Flask-Login's ``user_logged_in``); a
+    Flask-Login session that began before flask-talk was set up gets one on first use.
+    """
     if SID_KEY not in session:
         _new_session_id()
     return session[SID_KEY]
@@ -98,7 +102,8 @@ def log_in(user: Any) -> dict[str, Any] | None:
 
     A sign-in already held by this cookie is ended first, with its tokens, so an older
     copy of the cookie cannot outlive the next "Sign out". On a Flask-Login site the
-    reader is signed in with ``login_user`` only (``current_user`` is the reader).
+    reader is signed in with ``login_user`` only, whose signal then starts the new sign-in
+    id (the old one is already gone: it is not revoked twice).
 
     :raises TypeError: on a Flask-Login site, when ``user`` is not a Flask-Login user.
     """
@@ -152,8 +157,10 @@ def _end_flask_login_sign_in(sender: Any) -> bool:
 
 def on_flask_login_logged_in(sender: Any, **extra: Any) -> None:
     """Flask-Login's ``user_logged_in`` (the site's own login view, or ``log_in``): end the
-    previous sign-in (connected in ``init_app``)."""
-    _end_flask_login_sign_in(sender)
+    previous sign-in and start a new sign-in id at once, so logout revokes a copy of the cookie
+    taken before any token was minted (connected in ``init_app``)."""
+    if _end_flask_login_sign_in(sender):
+        _new_session_id()
 
 
 def on_flask_login_logged_out(sender: Any, **extra: Any) -> None:

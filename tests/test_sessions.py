@@ -11,6 +11,7 @@ import webtest
 from flask import Flask
 
 from flask_talk import current_talk
+from flask_talk.readers import SID_KEY
 from flask_talk.readers import USER_KEY
 
 from .apps import PASSWORDS
@@ -219,5 +220,45 @@ def test_flask_login_sites_never_take_the_reader_from_flask_talks_session_key(tm
     assert '"token"' not in client.get("/story").text
     client.get("/signin/6")  # the site's own login_user() drops the leftover key
     with client.session_transaction() as session:
-        assert USER_KEY not in session
+        assert USER_KEY not in session and session[SID_KEY]  # and starts a sign-in id at once
 
+
+def test_flask_login_cookie_copied_before_any_token_is_dead_after_logout(tmp_path: Any) -> None:
+    """The site's ``login_user()`` starts a sign-in id at once, so logout revokes copies made before
+    the first token was minted."""
+    app = flask_login_site(tmp_path)
+    reader = app.test_client()
+    reader.get("/signin/9")
+    copied = reader.get_cookie("session").value
+    csrf = re.search(r'"csrf_token": ?"([^"]+)"', reader.get("/story").text).group(1)
+    assert reader.post("/talk/logout", headers={"X-CSRFToken": csrf, "Accept": "application/json"}).status_code == 200
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert '"token"' not in thief.get("/story").text
+    page = thief.get("/story").text  # the revoked session was cleared: this CSRF token is valid
+    assert '"token"' not in page
+    csrf = re.search(r'"csrf_token": ?"([^"]+)"', page).group(1)
+    assert thief.post("/talk/token", headers={"X-CSRFToken": csrf}).status_code == 401
+
+
+def test_flask_login_signing_in_again_through_talk_ends_the_sites_sign_in_once(tmp_path: Any,
+                                                                               monkeypatch: Any) -> None:
+    """/talk/login after the site's own login_user(): the old sign-in is revoked exactly once (by
+    log_in; the signal finds it gone) and the new one, started by the signal, stays live."""
+    app = flask_login_site(tmp_path, check_passwords=True)
+    client = app.test_client()
+    client.get("/signin/1")
+    copied = client.get_cookie("session").value
+    with app.app_context():
+        store = current_talk.store
+    revoked: list[str] = []
+    real = store.revoke_session
+    monkeypatch.setattr(store, "revoke_session", lambda sid, until: revoked.append(sid) or real(sid, until))
+    csrf = re.search(r'"csrf_token": ?"([^"]+)"', client.get("/story").text).group(1)
+    answer = client.post("/talk/login", json={"username": "member2", "password": "pass-2"},
+                         headers={"X-CSRFToken": csrf})
+    assert answer.status_code == 200 and len(revoked) == 1
+    assert client.post("/talk/token", headers={"X-CSRFToken": answer.get_json()["csrf_token"]}).status_code == 200
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert '"token"' not in thief.get("/story").text
