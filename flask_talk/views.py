@@ -34,6 +34,7 @@ from .security import embed_csp
 from .security import no_store
 from .security import safe_next
 from .state import get_state
+from .text import usable_text
 
 logger = logging.getLogger("flask_talk")
 
@@ -62,8 +63,8 @@ def check_csrf() -> None:
     if not token and request.is_json:
         body = request.get_json(silent=True)
         token = body.get("csrf_token") if isinstance(body, dict) else None
-    if not isinstance(token, str):
-        token = None  # a number or list in JSON is no token (and must not reach itsdangerous)
+    if not usable_text(token):
+        token = None  # a number, a list or a lone surrogate is no token (and must not reach itsdangerous)
     # The page renews its Talk token with the CSRF token it was rendered with, up to a
     # token lifetime later; other forms keep Flask-WTF's time limit.
     time_limit = None
@@ -151,6 +152,17 @@ def _submitted() -> Mapping[str, Any]:
     return request.form
 
 
+def _credentials(data: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The submitted username and password, or ``None`` when they cannot be anyone's: text
+    that UTF-8 cannot encode would fail in the store or the password hash, so it is refused
+    before either is touched."""
+    username = str(data.get("username") or "").strip()
+    password = str(data.get("password") or "")
+    if not (usable_text(username) and usable_text(password)):
+        return None
+    return username, password
+
+
 def _bad_credentials() -> Any:
     """The one answer for every refused sign-in, so none of them tells accounts apart."""
     logger.info("flask-talk: failed sign-in from %s", request.remote_addr)
@@ -173,8 +185,10 @@ def login() -> Any:
             return jsonify(csrf_token=generate_csrf(), user=reader)
         return _login_page()
     data = _submitted()
-    username = str(data.get("username") or "").strip()
-    password = str(data.get("password") or "")
+    credentials = _credentials(data)
+    if credentials is None:
+        return _bad_credentials()
+    username, password = credentials
     keys = ["account:" + username.lower(), "address:" + (request.remote_addr or "unknown")]
     window, limit = state.settings.login_window_seconds, state.settings.login_max_failures
     retry_after = _throttled(keys)

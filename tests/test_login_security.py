@@ -115,6 +115,19 @@ def test_unknown_account_and_wrong_password_get_the_same_answer(client: Any, tes
     assert page("no-such-reader") == page("alice")
 
 
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_credentials_that_are_no_utf8_text_get_the_wrong_password_answer(client: Any, field: str) -> None:
+    """A lone surrogate (JSON ``\\ud800``) cannot be hashed or stored: refused, never a 500."""
+    fields = {"username": '"alice"', "password": '"some-password-1"', field: '"\\ud800"'}
+    body = '{"username":%s,"password":%s,"csrf_token":"%s"}' % (fields["username"], fields["password"],
+                                                             csrf(client))
+    refused = client.post("/talk/login", data=body.encode(), content_type="application/json",
+                          environ_base={"REMOTE_ADDR": "10.4.1.1"})
+    wrong = json_login(client, "alice", "some-password-1", "10.4.1.2")
+    assert (refused.status_code, refused.get_json()) == (wrong.status_code, wrong.get_json())
+    assert refused.status_code == 401
+
+
 # -- CSRF -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("token", [None, "", "forged-token", "IjAi.aaaa.bbbb"])

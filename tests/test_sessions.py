@@ -111,6 +111,15 @@ def test_csrf_token_of_the_wrong_type_is_a_400_not_a_500(client: Any, value: Any
     assert answer.get_json()["error"] == "csrf_failed"
 
 
+@pytest.mark.parametrize("route", ["/talk/login", "/talk/logout", "/talk/token"])
+def test_csrf_token_that_is_no_utf8_text_is_a_400_not_a_500(client: Any, route: str) -> None:
+    """A lone surrogate (JSON ``\\ud800``) decodes to a str that cannot be encoded as UTF-8."""
+    client.get("/talk/login")
+    answer = client.post(route, data=b'{"csrf_token":"\\ud800"}', content_type="application/json")
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "csrf_failed"
+
+
 def test_successful_sign_in_does_not_count_against_the_address(app: Flask) -> None:
     for _ in range(8):
         reader = webtest.TestApp(app)
