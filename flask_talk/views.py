@@ -18,6 +18,7 @@ from flask import url_for
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import generate_csrf
 from flask_wtf.csrf import validate_csrf
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.validators import ValidationError
 
 from .bearer import require_talk_token
@@ -40,6 +41,12 @@ logger = logging.getLogger("flask_talk")
 
 bp = Blueprint("talk", __name__, template_folder="templates", static_folder="static")
 
+#: Largest request body the blueprint reads when the app sets no ``MAX_CONTENT_LENGTH``:
+#: its forms and JSON are a few hundred bytes.
+MAX_BODY_BYTES = 64 * 1024
+#: Longest username tried at sign-in (an e-mail address has at most 254 characters).
+MAX_USERNAME_LENGTH = 254
+
 
 def wants_json() -> bool:
     """JSON callers (``fetch``, API clients) get JSON answers; browsers get pages."""
@@ -51,6 +58,25 @@ def json_error(status: int, error: str, description: str, **headers: str) -> Res
     response.status_code = status
     response.headers.update(headers)
     return response
+
+
+@bp.before_request
+def limit_body() -> None:
+    """Refuse large bodies before anything parses them (413); a site's own limit wins.
+
+    Registered before :func:`check_csrf`, the first reader. A chunked body has no
+    ``Content-Length`` to check up front: the request's limit makes Werkzeug stop reading
+    it there, and a body that reached the limit is refused rather than parsed cut short.
+    """
+    if current_app.config.get("MAX_CONTENT_LENGTH") is not None:
+        return
+    request.max_content_length = MAX_BODY_BYTES
+    if request.content_length is None:  # read now, at most the limit; the form parser reuses it
+        too_large = len(request.get_data(cache=True)) >= MAX_BODY_BYTES
+    else:
+        too_large = request.content_length > MAX_BODY_BYTES
+    if too_large:
+        raise RequestEntityTooLarge()
 
 
 @bp.before_request
@@ -95,6 +121,13 @@ def csrf_failed(error: CSRFError) -> Any:
         return json_error(400, "csrf_failed", f"{error.description} Reload the page and try again.")
     flash("The form expired or was sent from another site. Please try again.", "error")
     return _login_page(400)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def body_too_large(error: RequestEntityTooLarge) -> Any:
+    if wants_json():
+        return json_error(413, "too_large", "The request body is too large.")
+    return error
 
 
 def store_unavailable(error: StoreUnavailable) -> Response:
@@ -153,12 +186,15 @@ def _submitted() -> Mapping[str, Any]:
 
 
 def _credentials(data: Mapping[str, Any]) -> tuple[str, str] | None:
-    """The submitted username and password, or ``None`` when they cannot be anyone's: text
-    that UTF-8 cannot encode would fail in the store or the password hash, so it is refused
-    before either is touched."""
+    """The submitted username and password, or ``None`` when they cannot be anyone's.
+
+    Refused before any store write or rate-limit key: text that UTF-8 cannot encode (it would
+    fail in the store or the password hash), and usernames over ``MAX_USERNAME_LENGTH``
+    (each failure is recorded under its username).
+    """
     username = str(data.get("username") or "").strip()
     password = str(data.get("password") or "")
-    if not (usable_text(username) and usable_text(password)):
+    if len(username) > MAX_USERNAME_LENGTH or not (usable_text(username) and usable_text(password)):
         return None
     return username, password
 
