@@ -28,6 +28,9 @@ from flask_talk import current_talk
 from flask_talk.errors import TokenError
 from flask_talk.tokens import TokenCodec
 
+from .bodies import json_object
+from .bodies import not_an_object
+
 bp = Blueprint("standin", __name__)
 STATIC = Path(__file__).resolve().parent / "static"
 _lock = threading.Lock()
@@ -131,7 +134,10 @@ def comments() -> Any:
     user, report = _authenticate(token) if token else (None, {"reason": "no token"})
     if user is None:
         return jsonify(error="not_signed_in", report=report), 401
-    body = str((request.get_json(silent=True) or {}).get("body") or "").strip()[:2000]
+    data = json_object()
+    if data is None:
+        return not_an_object()
+    body = str(data.get("body") or "").strip()[:2000]
     if not body:
         return jsonify(error="empty_comment"), 400
     comment = {"author": user["username"], "body": body}

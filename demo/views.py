@@ -26,6 +26,8 @@ from flask_talk.security import embed_csp
 
 from .articles import ARTICLES
 from .articles import BY_SLUG
+from .bodies import json_object
+from .bodies import not_an_object
 
 bp = Blueprint("demo", __name__, static_folder="static", static_url_path="/demo-static")
 
@@ -143,7 +145,9 @@ def revoke_token() -> Any:
         return jsonify(error="csrf_failed"), 400
     if current_reader() is None:
         return jsonify(error="login_required"), 401
-    data = request.get_json(silent=True) or {}
+    data = json_object()
+    if data is None:
+        return not_an_object()
     try:
         claims = current_talk.codec.verify(str(data.get("token") or ""))
     except TokenError as exc:

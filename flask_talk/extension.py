@@ -169,7 +169,8 @@ def _follow_flask_login() -> None:
         from flask_login.signals import user_logged_out
     except ImportError:
         return
-    from .readers import on_flask_login_change
+    from .readers import on_flask_login_logged_in
+    from .readers import on_flask_login_logged_out
 
-    user_logged_in.connect(on_flask_login_change, weak=False)
-    user_logged_out.connect(on_flask_login_change, weak=False)
+    user_logged_in.connect(on_flask_login_logged_in, weak=False)
+    user_logged_out.connect(on_flask_login_logged_out, weak=False)

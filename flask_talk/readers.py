@@ -2,7 +2,9 @@
 
 flask-talk keeps two keys in the Flask session: the user id and a random session id that
 ties the tokens minted for this sign-in together, so logout can revoke all of them. A
-site on Flask-Login is recognised and its ``current_user`` is used instead of our key.
+site on Flask-Login is recognised and its ``current_user`` is the only source of truth:
+our user id key is never written or read there, so the site's own ``logout_user()``
+signs the reader out of flask-talk too.
 """
 from __future__ import annotations
 
@@ -23,18 +25,28 @@ USER_KEY = "_talk_user_id"
 SID_KEY = "_talk_sid"
 
 
+def _uses_flask_login() -> bool:
+    return hasattr(current_app, "login_manager")
+
+
 def _flask_login_user() -> Any | None:
-    if not hasattr(current_app, "login_manager"):
-        return None
     from flask_login import current_user
 
     return current_user if current_user.is_authenticated else None
 
 
+def _new_session_id() -> None:
+    session[SID_KEY] = secrets.token_urlsafe(18)
+
+
 def session_id() -> str:
-    """The random id of this sign-in, created on first use (Flask-Login sites)."""
+    """The random id of this sign-in.
+
+    Every sign-in gets one when it starts (``log_in``, Flask-Login's ``user_logged_in``); a
+    Flask-Login session that began before flask-talk was set up gets one on first use.
+    """
     if SID_KEY not in session:
-        session[SID_KEY] = secrets.token_urlsafe(18)
+        _new_session_id()
     return session[SID_KEY]
 
 
@@ -45,7 +57,7 @@ def _signed_out_elsewhere(state: Any) -> bool:
 
 
 def _forget_session() -> None:
-    if hasattr(current_app, "login_manager"):
+    if _uses_flask_login():
         from flask_login import logout_user
 
         logout_user()
@@ -62,13 +74,14 @@ def current_reader() -> dict[str, Any] | None:
     if "_talk_reader" in g:
         return g._talk_reader
     state = get_state()
-    user = _flask_login_user()
-    if user is not None or session.get(USER_KEY):
-        if _signed_out_elsewhere(state):
-            _forget_session()
-            user = None
-        elif user is None:
-            user = state.users.get(session[USER_KEY])
+    flask_login = _uses_flask_login()
+    user = _flask_login_user() if flask_login else None
+    user_id = None if flask_login else session.get(USER_KEY)
+    if (user is not None or user_id) and _signed_out_elsewhere(state):
+        _forget_session()
+        user = user_id = None
+    if user_id:
+        user = state.users.get(user_id)
     reader = None
     if user is not None:
         reader = profile_of(user)
@@ -83,23 +96,40 @@ def _session_lifetime_end() -> float:
     return time.time() + current_app.permanent_session_lifetime.total_seconds()
 
 
-def log_in(user: Any) -> dict[str, Any]:
-    """Start a fresh session for ``user`` (rotation).
+def log_in(user: Any) -> dict[str, Any] | None:
+    """Start a fresh session for ``user`` (rotation); ``None`` when Flask-Login refuses the
+    user (an inactive account), with nothing changed.
 
     A sign-in already held by this cookie is ended first, with its tokens, so an older
-    copy of the cookie cannot outlive the next "Sign out".
+    copy of the cookie cannot outlive the next "Sign out". On a Flask-Login site the
+    reader is signed in with ``login_user`` only, whose signal then starts the new sign-in
+    id (the old one is already gone: it is not revoked twice).
+
+    :raises TypeError: on a Flask-Login site, when ``user`` is not a Flask-Login user.
     """
+    flask_login = _uses_flask_login()
+    if flask_login and not _can_flask_login(user):
+        return None
     end_sign_in()
     profile = profile_of(user)
     session.clear()
-    session[USER_KEY] = profile["id"]
-    if hasattr(current_app, "login_manager") and hasattr(user, "get_id"):
+    if flask_login:
         from flask_login import login_user
 
         login_user(user)
-    session[SID_KEY] = secrets.token_urlsafe(18)  # after login_user: its signal ends old sign-ins
+    else:
+        session[USER_KEY] = profile["id"]
+        _new_session_id()
     g.pop("_talk_reader", None)
     return profile
+
+
+def _can_flask_login(user: Any) -> bool:
+    """Whether Flask-Login's ``login_user`` will sign ``user`` in (it refuses inactive users)."""
+    if not callable(getattr(user, "get_id", None)):
+        raise TypeError("this site uses Flask-Login: @talk.credentials_checker must return the "
+                        "site's Flask-Login user (with get_id), which becomes current_user")
+    return bool(user.is_active)
 
 
 def end_sign_in() -> int:
@@ -115,12 +145,28 @@ def end_sign_in() -> int:
     return revoked
 
 
-def on_flask_login_change(sender: Any, **extra: Any) -> None:
-    """Flask-Login's ``user_logged_in`` / ``user_logged_out``: the site's own login and logout
-    views end the previous sign-in too (connected in ``init_app`` for apps using flask-talk)."""
-    if EXTENSION_KEY in getattr(sender, "extensions", {}):
-        end_sign_in()
-        g.pop("_talk_reader", None)
+def _end_flask_login_sign_in(sender: Any) -> bool:
+    """End this cookie's sign-in, if ``sender`` is an app using flask-talk; whether it is."""
+    if EXTENSION_KEY not in getattr(sender, "extensions", {}):
+        return False
+    end_sign_in()
+    session.pop(USER_KEY, None)
+    g.pop("_talk_reader", None)
+    return True
+
+
+def on_flask_login_logged_in(sender: Any, **extra: Any) -> None:
+    """Flask-Login's ``user_logged_in`` (the site's own login view, or ``log_in``): end the
+    previous sign-in and start a new sign-in id at once, so logout revokes a copy of the cookie
+    taken before any token was minted (connected in ``init_app``)."""
+    if _end_flask_login_sign_in(sender):
+        _new_session_id()
+
+
+def on_flask_login_logged_out(sender: Any, **extra: Any) -> None:
+    """Flask-Login's ``user_logged_out``: the site's own logout view ends the sign-in and
+    revokes its tokens, as ``/talk/logout`` does (connected in ``init_app``)."""
+    _end_flask_login_sign_in(sender)
 
 
 def log_out() -> int:

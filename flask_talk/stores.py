@@ -60,8 +60,10 @@ class StateStore(Protocol):
         """Forget an account's failures after a successful login."""
 
 
-#: Share of ``track`` calls that also prune expired rows (amortised clean-up).
+#: Share of ``track`` and ``add_attempt`` calls that also prune old rows (amortised clean-up).
 PRUNE_PROBABILITY = 0.01
+#: How long failed sign-ins are kept (``clear_failures`` and ``prune`` drop older ones).
+FAILURE_RETENTION_SECONDS = 86400.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS talk_revoked (id TEXT PRIMARY KEY, until REAL NOT NULL);
@@ -134,14 +136,19 @@ class SQLiteStateStore:
 
     def track(self, session_id: str, jti: str, expires_at: float) -> None:
         self._run("INSERT OR REPLACE INTO talk_issued VALUES (?, ?, ?)", (session_id, jti, expires_at))
+        self._maybe_prune()
+
+    def _maybe_prune(self) -> None:
         if random.random() < PRUNE_PROBABILITY:
             self.prune()
 
     def prune(self, now: float | None = None) -> None:
-        """Drop rows whose tokens have expired, so the file does not grow with page views."""
+        """Drop rows of expired tokens and of failed sign-ins older than a day, so the file
+        grows neither with page views nor with password guesses."""
         now = time.time() if now is None else now
         self._run("DELETE FROM talk_issued WHERE until <= ?", (now,))
         self._run("DELETE FROM talk_revoked WHERE until <= ?", (now,))
+        self._run("DELETE FROM talk_failures WHERE at < ?", (now - FAILURE_RETENTION_SECONDS,))
 
     def revoke_session(self, session_id: str, until: float) -> int:
         now = time.time()
@@ -172,6 +179,7 @@ class SQLiteStateStore:
             count = max(conn.execute(
                 "SELECT COUNT(*) FROM talk_failures WHERE key = ? AND at > ?", (key, now - window)
             ).fetchone()[0] for key in keys)
+        self._maybe_prune()
         return count, repr(now)
 
     def withdraw_attempt(self, keys: list[str], marker: str) -> None:
@@ -186,7 +194,8 @@ class SQLiteStateStore:
         return count, (oldest - since) if oldest is not None else 0.0
 
     def clear_failures(self, key: str) -> None:
-        self._run("DELETE FROM talk_failures WHERE key = ? OR at < ?", (key, time.time() - 86400))
+        self._run("DELETE FROM talk_failures WHERE key = ? OR at < ?",
+                  (key, time.time() - FAILURE_RETENTION_SECONDS))
 
 
 def talk_revocation_key(jti: str) -> str:

@@ -29,6 +29,7 @@ from .errors import TokenError
 from .keys import Key
 from .keys import KeySet
 from .keys import signing_key
+from .text import usable_text
 
 #: Longest token accepted; Talk's tokens are a few hundred bytes.
 MAX_TOKEN_LENGTH = 8192
@@ -289,6 +290,13 @@ class TokenCodec:
         except (TypeError, ValueError, OverflowError):
             raise TokenError("a time claim is not a number", "bad_claim") from None
         user_id = claim_at(claims, self.policy.user_id_claim)
+        # Both ids go to the revocation store and the user lookup: lone surrogates (a JSON
+        # "\ud800" escape) cannot be encoded there.
+        if isinstance(user_id, str) and not usable_text(user_id):
+            raise TokenError(f"the user id at '{self.policy.user_id_claim}' is not valid UTF-8 text",
+                             "malformed")
+        if not usable_text(claims.get("jti")):
+            raise TokenError("the token's jti is not valid UTF-8 text", "malformed")
         if not isinstance(user_id, str) or not user_id:
             raise TokenError(f"the user id at '{self.policy.user_id_claim}' is not a non-empty string",
                              "bad_claim")

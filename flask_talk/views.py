@@ -18,6 +18,7 @@ from flask import url_for
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import generate_csrf
 from flask_wtf.csrf import validate_csrf
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.validators import ValidationError
 
 from .bearer import require_talk_token
@@ -34,10 +35,17 @@ from .security import embed_csp
 from .security import no_store
 from .security import safe_next
 from .state import get_state
+from .text import usable_text
 
 logger = logging.getLogger("flask_talk")
 
 bp = Blueprint("talk", __name__, template_folder="templates", static_folder="static")
+
+#: Largest request body the blueprint reads when the app sets no ``MAX_CONTENT_LENGTH``:
+#: its forms and JSON are a few hundred bytes.
+MAX_BODY_BYTES = 64 * 1024
+#: Longest username tried at sign-in (an e-mail address has at most 254 characters).
+MAX_USERNAME_LENGTH = 254
 
 
 def wants_json() -> bool:
@@ -53,6 +61,25 @@ def json_error(status: int, error: str, description: str, **headers: str) -> Res
 
 
 @bp.before_request
+def limit_body() -> None:
+    """Refuse large bodies before anything parses them (413); a site's own limit wins.
+
+    Registered before :func:`check_csrf`, the first reader. A chunked body has no
+    ``Content-Length`` to check up front: the request's limit makes Werkzeug stop reading
+    it there, and a body that reached the limit is refused rather than parsed cut short.
+    """
+    if current_app.config.get("MAX_CONTENT_LENGTH") is not None:
+        return
+    request.max_content_length = MAX_BODY_BYTES
+    if request.content_length is None:  # read now, at most the limit; the form parser reuses it
+        too_large = len(request.get_data(cache=True)) >= MAX_BODY_BYTES
+    else:
+        too_large = request.content_length > MAX_BODY_BYTES
+    if too_large:
+        raise RequestEntityTooLarge()
+
+
+@bp.before_request
 def check_csrf() -> None:
     """Every state-changing request carries the CSRF token (form field or X-CSRFToken header)."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
@@ -62,8 +89,8 @@ def check_csrf() -> None:
     if not token and request.is_json:
         body = request.get_json(silent=True)
         token = body.get("csrf_token") if isinstance(body, dict) else None
-    if not isinstance(token, str):
-        token = None  # a number or list in JSON is no token (and must not reach itsdangerous)
+    if not usable_text(token):
+        token = None  # a number, a list or a lone surrogate is no token (and must not reach itsdangerous)
     # The page renews its Talk token with the CSRF token it was rendered with, up to a
     # token lifetime later; other forms keep Flask-WTF's time limit.
     time_limit = None
@@ -94,6 +121,13 @@ def csrf_failed(error: CSRFError) -> Any:
         return json_error(400, "csrf_failed", f"{error.description} Reload the page and try again.")
     flash("The form expired or was sent from another site. Please try again.", "error")
     return _login_page(400)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def body_too_large(error: RequestEntityTooLarge) -> Any:
+    if wants_json():
+        return json_error(413, "too_large", "The request body is too large.")
+    return error
 
 
 def store_unavailable(error: StoreUnavailable) -> Response:
@@ -151,6 +185,30 @@ def _submitted() -> Mapping[str, Any]:
     return request.form
 
 
+def _credentials(data: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The submitted username and password, or ``None`` when they cannot be anyone's.
+
+    Refused before any store write or rate-limit key: text that UTF-8 cannot encode (it would
+    fail in the store or the password hash), and usernames over ``MAX_USERNAME_LENGTH``
+    (each failure is recorded under its username).
+    """
+    username = str(data.get("username") or "").strip()
+    password = str(data.get("password") or "")
+    if len(username) > MAX_USERNAME_LENGTH or not (usable_text(username) and usable_text(password)):
+        return None
+    return username, password
+
+
+def _bad_credentials() -> Any:
+    """The one answer for every refused sign-in, so none of them tells accounts apart."""
+    logger.info("flask-talk: failed sign-in from %s", request.remote_addr)
+    message = "Unknown username or wrong password."
+    if wants_json():
+        return json_error(401, "invalid_credentials", message)
+    flash(message, "error")
+    return _login_page(401)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     """Sign a reader in with the site's credentials (HTML form or JSON)."""
@@ -163,8 +221,10 @@ def login() -> Any:
             return jsonify(csrf_token=generate_csrf(), user=reader)
         return _login_page()
     data = _submitted()
-    username = str(data.get("username") or "").strip()
-    password = str(data.get("password") or "")
+    credentials = _credentials(data)
+    if credentials is None:
+        return _bad_credentials()
+    username, password = credentials
     keys = ["account:" + username.lower(), "address:" + (request.remote_addr or "unknown")]
     window, limit = state.settings.login_window_seconds, state.settings.login_max_failures
     retry_after = _throttled(keys)
@@ -178,15 +238,12 @@ def login() -> Any:
         return _too_many(_throttled(keys) or window)
     user = state.users.authenticate(username, password) if username and password else None
     if user is None:
-        logger.info("flask-talk: failed sign-in from %s", request.remote_addr)
-        message = "Unknown username or wrong password."
-        if wants_json():
-            return json_error(401, "invalid_credentials", message)
-        flash(message, "error")
-        return _login_page(401)
+        return _bad_credentials()
     state.store.withdraw_attempt(keys, attempt)
     state.store.clear_failures(keys[0])
     profile = log_in(user)
+    if profile is None:  # Flask-Login refused the account (inactive): no different answer
+        return _bad_credentials()
     target = safe_next(data.get("next") or request.args.get("next"), "/")
     if wants_json():
         # The session was rotated: the caller needs the new CSRF token for its next POST.

@@ -1,4 +1,5 @@
-"""The one app factory for tests: the demo app with test settings, in a given instance folder."""
+"""The app factories for tests: the demo app with test settings, and a site on Flask-Login,
+each in a given instance folder."""
 from __future__ import annotations
 
 import os
@@ -38,3 +39,54 @@ def demo_app(directory: Any, **settings: Any) -> Any:
                 patch.delenv(key)
         patch.setenv("DEMO_INSTANCE_PATH", str(directory))
         return create_app(test_settings(**settings))
+
+
+def flask_login_site(directory: Any, *, check_passwords: bool = False) -> Any:
+    """A site on Flask-Login with its own sign-in (``GET /signin/<id>``) and sign-out
+    (``POST /signout``) views, and ``/story``, a page of its own with the embed.
+
+    With ``check_passwords``, ``/talk/login`` signs members in too: username
+    ``member<id>``, password ``pass-<id>``. Ids starting with ``off`` are inactive accounts.
+    """
+    from flask import Flask
+    from flask import render_template_string
+    from flask_login import LoginManager
+    from flask_login import UserMixin
+    from flask_login import login_user
+    from flask_login import logout_user
+
+    from flask_talk import TalkAuth
+
+    class Member(UserMixin):
+        def __init__(self, uid: str) -> None:
+            self.id, self.username, self.email = uid, f"member{uid}", f"m{uid}@example.org"
+
+        @property
+        def is_active(self) -> bool:
+            return not self.id.startswith("off")  # member "off1" is a suspended account
+
+    app = Flask("fl", root_path=str(directory), instance_path=str(directory / "instance"))
+    app.config.update(SECRET_KEY="k" * 40, TALK_JWT_SECRET=SECRET, TALK_URL="https://talk.example.com")
+    LoginManager(app).user_loader(Member)
+    talk = TalkAuth(app)
+    if check_passwords:
+        @talk.credentials_checker
+        def check(username: str, password: str) -> Member | None:
+            uid = username.removeprefix("member")
+            return Member(uid) if uid and password == f"pass-{uid}" else None
+
+    @app.route("/signin/<uid>")
+    def signin(uid: str) -> str:
+        login_user(Member(uid))
+        return "ok"
+
+    @app.route("/signout", methods=["POST"])
+    def signout() -> str:
+        logout_user()
+        return "bye"
+
+    @app.route("/story")
+    def story() -> str:
+        return render_template_string("{{ talk_embed(asset_url='https://site/story') }}")
+
+    return app

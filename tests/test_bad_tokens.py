@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from flask_talk.errors import TokenError
+
 from .apps import demo_app
 from .conftest import ROOT_URL
 from .conftest import SECRET
@@ -115,6 +117,9 @@ def swap_payload(token: str) -> str:
     head, _, sig = token.split(".")
     return f"{head}.{segment(claims(sub='reader-bob'))}.{sig}"
 
+
+#: Coral's SSO secrets are used whole, prefix included.
+CORAL_SECRET = "ssosec_" + "c0" * 34
 
 #: (kind, app settings name, builder of the Authorization header value or None for no header)
 CASES: list[tuple[str, str, Callable[[Context], str | None]]] = [
@@ -228,6 +233,12 @@ CASES: list[tuple[str, str, Callable[[Context], str | None]]] = [
     ("jti-missing", "hs", bearer(lambda: forge(HS, claims(jti=DROP)))),
     ("jti-integer", "hs", bearer(lambda: forge(HS, claims(jti=7)))),
     ("jti-empty", "hs", bearer(lambda: forge(HS, claims(jti="")))),
+    ("sub-lone-surrogate", "hs", bearer(lambda: forge(HS, claims(sub="\ud800")))),
+    ("jti-lone-surrogate", "hs", bearer(lambda: forge(HS, claims(jti="jti-\udfff")))),
+    ("coral-user-id-lone-surrogate", "coral",
+     bearer(lambda: forge(HS, {"jti": "c2", "iat": int(time.time()), "exp": int(time.time()) + 600,
+                               "user": {"id": "\ud800", "email": "alice@example.org", "username": "alice"}},
+                          CORAL_SECRET))),
     ("coral-token-on-talk-app", "hs",
      bearer(lambda: forge(HS, {"jti": "c1", "iat": int(time.time()), "exp": int(time.time()) + 600,
                                "user": {"id": USER, "email": "alice@example.org", "username": "alice"}}))),
@@ -239,6 +250,7 @@ APPS: dict[str, dict[str, Any]] = {
     "hs": {},
     "rs": {"TALK_JWT_ALG": "RS256",
            "TALK_JWT_SECRET": json.dumps({"private": pem_private(SITE_RSA), "public": pem_public(SITE_RSA)})},
+    "coral": {"TALK_TOKEN_FORMAT": "coral", "TALK_JWT_SECRET": CORAL_SECRET},
     "kid": {"TALK_JWT_SECRET": None,
             "TALK_JWT_SECRETS": json.dumps([{"kid": k, "secret": v} for k, v in KID_SECRETS.items()])},
 }
@@ -296,6 +308,14 @@ def test_jwk_and_jku_headers_are_ignored_on_a_genuine_token(make_app: Any, key_s
     response = app.test_client().get("/talk/user", headers={"Authorization": "Bearer " + forge(header, claims())})
     assert response.status_code == 200
     assert key_server.hits == []
+
+
+@pytest.mark.parametrize("claim", ["sub", "jti"])
+def test_ids_that_are_no_utf8_text_are_malformed(app: Any, claim: str) -> None:
+    """A lone surrogate (JSON ``\\ud800``) in an id the store and the user lookup get."""
+    with pytest.raises(TokenError) as refused:
+        app.extensions["talk"].codec.verify(forge(HS, claims(**{claim: "id-\ud800"})))
+    assert refused.value.code == "malformed"
 
 
 # -- FC-14, in full ---------------------------------------------------------------------

@@ -71,6 +71,15 @@ def signed_content(token: str) -> tuple[bytes, bytes, bytes] | None:
         return None
 
 
+def encodes(text: str) -> bool:
+    """Whether UTF-8 can encode ``text`` (no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def assert_claims_sound(claims: dict[str, Any], now: float) -> None:
     """Whatever verify() accepts satisfies Talk's rules (leeway: TALK_JWT_LEEWAY=10s)."""
     exp = claims["exp"]
@@ -80,6 +89,7 @@ def assert_claims_sound(claims: dict[str, Any], now: float) -> None:
     assert aud == "talk" or (isinstance(aud, list) and "talk" in aud)
     assert isinstance(claims["sub"], str) and claims["sub"] and "@" not in claims["sub"]
     assert isinstance(claims["jti"], str) and claims["jti"]
+    assert encodes(claims["sub"]) and encodes(claims["jti"])  # for the store and the user lookup
     for name in ("nbf", "iat"):
         if name in claims:
             assert isinstance(claims[name], (int, float)) and not isinstance(claims[name], bool)
@@ -88,8 +98,12 @@ def assert_claims_sound(claims: dict[str, Any], now: float) -> None:
 
 # -- strategies ---------------------------------------------------------------------------
 
+#: Strings that UTF-8 cannot encode: what JSON's ``\ud800`` escapes decode to.
+lone_surrogates = st.builds(lambda text, bad: text + bad, st.text(max_size=5),
+                            st.text(st.characters(categories=["Cs"]), min_size=1, max_size=3))
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
-                         st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20))
+                         st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20),
+                         lone_surrogates)
 json_values = st.recursive(json_scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)), max_leaves=8)
 
@@ -103,10 +117,10 @@ def payloads(draw: Any) -> dict[str, Any]:
             "iss": st.just(ROOT_URL), "aud": st.sampled_from(["talk", ["talk"], ["x", "talk"]]),
             "sub": st.sampled_from([USER, "reader-bob", "reader-nobody"]),
             "iat": st.integers(now - 10**5, now), "nbf": st.integers(now - 10**5, now)}
-    near = {"jti": st.sampled_from(["", " "]), "exp": st.integers(now - 10**6, now - 20),
+    near = {"jti": st.one_of(st.sampled_from(["", " "]), lone_surrogates), "exp": st.integers(now - 10**6, now - 20),
             "iss": st.sampled_from([ROOT_URL.rstrip("/"), ROOT_URL.upper(), ROOT_URL + " "]),
             "aud": st.sampled_from(["Talk", ["x"], [], "talk "]),
-            "sub": st.sampled_from(["", "a@b.example", "x" * 300]),
+            "sub": st.one_of(st.sampled_from(["", "a@b.example", "x" * 300]), lone_surrogates),
             "iat": st.integers(now + 30, now + 10**6), "nbf": st.integers(now + 30, now + 10**6)}
     payload: dict[str, Any] = {}
     for name in ("jti", "exp", "iss", "aud", "sub", "iat", "nbf"):
@@ -133,6 +147,10 @@ headers = st.one_of(
                                     "jwk": json_values, "b64": st.booleans(), "zip": st.just("DEF")}),
     st.dictionaries(st.text(max_size=5), json_values, max_size=3),
 )
+
+#: A token the site signed whose ids UTF-8 cannot encode: refused as malformed, never a 500.
+SURROGATE_IDS = ({"alg": "HS256"}, {"jti": "jti-\udfff", "exp": NOW + 3600, "iss": ROOT_URL, "aud": "talk",
+                                    "sub": "reader-\ud800"}, "ours")
 
 #: (signing method, whether the site could have signed it)
 SIGNERS = ["ours", "other-secret", "hs512-ours", "none", "empty-sig", "rsa-attacker"]
@@ -235,6 +253,7 @@ def test_parser_structured_tokens_accept_only_our_sound_tokens(fuzz_app: Any) ->
     # so the oracle's "accepted" side is exercised on every run, not on most.
     @example({"alg": "HS256", "typ": "JWT"},
              {"jti": "jti-fuzz", "exp": NOW + 3600, "iss": ROOT_URL, "aud": "talk", "sub": USER}, "ours")
+    @example(*SURROGATE_IDS)
     def run(header: dict[str, Any], payload: dict[str, Any], how: str) -> None:
         nonlocal seen, accepted
         seen += 1
@@ -321,6 +340,7 @@ def test_route_structured_tokens(fuzz_app: Any) -> None:
 
     @fuzz_settings("route_structured")
     @given(headers, payloads(), st.sampled_from(SIGNERS))
+    @example(*SURROGATE_IDS)
     def run(header: dict[str, Any], payload: dict[str, Any], how: str) -> None:
         nonlocal seen
         seen += 1

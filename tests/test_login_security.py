@@ -2,6 +2,7 @@
 ``next`` redirects, cookie flags and the protective response headers."""
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from urllib.parse import quote
@@ -113,6 +114,66 @@ def test_unknown_account_and_wrong_password_get_the_same_answer(client: Any, tes
         return response.status_int, re.sub(r'value="[^"]*"', 'value=""', response.text)
 
     assert page("no-such-reader") == page("alice")
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_credentials_that_are_no_utf8_text_get_the_wrong_password_answer(client: Any, field: str) -> None:
+    """A lone surrogate (JSON ``\\ud800``) cannot be hashed or stored: refused, never a 500."""
+    fields = {"username": '"alice"', "password": '"some-password-1"', field: '"\\ud800"'}
+    body = '{"username":%s,"password":%s,"csrf_token":"%s"}' % (fields["username"], fields["password"],
+                                                             csrf(client))
+    refused = client.post("/talk/login", data=body.encode(), content_type="application/json",
+                          environ_base={"REMOTE_ADDR": "10.4.1.1"})
+    wrong = json_login(client, "alice", "some-password-1", "10.4.1.2")
+    assert (refused.status_code, refused.get_json()) == (wrong.status_code, wrong.get_json())
+    assert refused.status_code == 401
+
+
+def failure_rows(app: Any) -> int:
+    return app.extensions["talk"].store._run("SELECT COUNT(*) FROM talk_failures")[0][0]
+
+
+def test_overlong_usernames_are_refused_before_anything_is_stored(app: Any, client: Any) -> None:
+    """A username no account can have is not written to the failure records (nor hashed)."""
+    at_bound = json_login(client, "u" * 254, "some-password-1", "10.5.0.1")
+    assert at_bound.status_code == 401 and failure_rows(app) == 2  # counted: account and address
+    over = json_login(client, "u" * 255, "some-password-1", "10.5.0.2")
+    assert (over.status_code, over.get_json()) == (at_bound.status_code, at_bound.get_json())
+    assert failure_rows(app) == 2
+
+
+# -- request size -----------------------------------------------------------------------
+
+def big_body(client: Any, size: int) -> bytes:
+    """A JSON login (wrong password) with a valid CSRF token, padded to ``size`` bytes."""
+    body = json.dumps({"username": "alice", "password": "wrong-password", "csrf_token": csrf(client),
+                       "pad": ""})
+    return body.replace('"pad": ""', '"pad": "' + "x" * (size - len(body)) + '"').encode()
+
+
+@pytest.mark.parametrize("route", ["/talk/login", "/talk/logout", "/talk/token"])
+def test_request_bodies_over_64_kb_are_refused(app: Any, client: Any, route: str) -> None:
+    answer = client.post(route, data=big_body(client, 64 * 1024 + 1), content_type="application/json")
+    assert answer.status_code == 413 and answer.get_json()["error"] == "too_large"
+    assert failure_rows(app) == 0
+    fits = client.post("/talk/login", data=big_body(client, 64 * 1024), content_type="application/json")
+    assert fits.status_code == 401
+
+
+def test_a_chunked_body_without_a_length_is_bounded_too(client: Any) -> None:
+    """What gunicorn passes on for ``Transfer-Encoding: chunked``: no Content-Length at all."""
+    chunked = {"headers": {"Transfer-Encoding": "chunked"}, "content_type": "application/json",
+               "environ_overrides": {"wsgi.input_terminated": True}}
+    answer = client.post("/talk/login", data=big_body(client, 64 * 1024 + 1), **chunked)
+    assert answer.status_code == 413
+    body = json.dumps({"username": "alice", "password": PASSWORDS["alice"], "csrf_token": csrf(client)})
+    assert client.post("/talk/login", data=body.encode(), **chunked).status_code == 200
+
+
+def test_the_sites_own_max_content_length_wins(make_app: Any) -> None:
+    client = make_app(MAX_CONTENT_LENGTH=1024 * 1024).test_client()
+    answer = client.post("/talk/login", data=big_body(client, 100 * 1024), content_type="application/json")
+    assert answer.status_code == 401
 
 
 # -- CSRF -------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """The whole single-sign-on loop on the demo, through real forms (WebTest) and a real SQLite file."""
 from __future__ import annotations
 
+import pytest
+
 from .conftest import embed_config
 from .conftest import login
 
@@ -99,3 +101,26 @@ def test_stand_in_keeps_its_memory_bounded(testapp, app, monkeypatch):
     streams = app.extensions["standin"]["comments"]
     assert list(streams) == ["https://a/2", "https://a/3", "https://a/4"]
     assert [c["body"] for c in streams["https://a/4"]] == ["two", "three"]
+
+
+NOT_OBJECTS = [b"[1]", b'["x"]', b'"text"', b"3"]
+
+
+def signed_in_page(testapp):
+    return login(testapp, "alice", next_path="/articles/harbour-reopens").follow()
+
+
+@pytest.mark.parametrize("body", NOT_OBJECTS)
+def test_stand_in_answers_a_comment_that_is_no_json_object_with_400(testapp, body):
+    token = embed_config(signed_in_page(testapp).text)["token"]
+    answer = testapp.post("/stand-in/api/v1/comments?asset_url=https://a/1", body, status=400,
+                          headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    assert answer.json["error"] == "bad_request"
+
+
+@pytest.mark.parametrize("body", NOT_OBJECTS)
+def test_revoke_scenario_answers_a_body_that_is_no_json_object_with_400(testapp, body):
+    csrf = embed_config(signed_in_page(testapp).text)["csrf_token"]
+    answer = testapp.post("/demo/revoke", body, status=400,
+                          headers={"X-CSRFToken": csrf, "Content-Type": "application/json"})
+    assert answer.json["error"] == "bad_request"

@@ -10,11 +10,12 @@ import pytest
 import webtest
 from flask import Flask
 
-from flask_talk import TalkAuth
 from flask_talk import current_talk
+from flask_talk.readers import SID_KEY
+from flask_talk.readers import USER_KEY
 
 from .apps import PASSWORDS
-from .apps import SECRET
+from .apps import flask_login_site
 from .conftest import embed_config
 from .conftest import login
 
@@ -110,6 +111,15 @@ def test_csrf_token_of_the_wrong_type_is_a_400_not_a_500(client: Any, value: Any
     assert answer.get_json()["error"] == "csrf_failed"
 
 
+@pytest.mark.parametrize("route", ["/talk/login", "/talk/logout", "/talk/token"])
+def test_csrf_token_that_is_no_utf8_text_is_a_400_not_a_500(client: Any, route: str) -> None:
+    """A lone surrogate (JSON ``\\ud800``) decodes to a str that cannot be encoded as UTF-8."""
+    client.get("/talk/login")
+    answer = client.post(route, data=b'{"csrf_token":"\\ud800"}', content_type="application/json")
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "csrf_failed"
+
+
 def test_successful_sign_in_does_not_count_against_the_address(app: Flask) -> None:
     for _ in range(8):
         reader = webtest.TestApp(app)
@@ -123,34 +133,6 @@ def test_json_login_returns_the_rotated_csrf_token(client: Any) -> None:
     after = answer.get_json()["csrf_token"]
     assert after != before
     assert client.post("/talk/token", headers={"X-CSRFToken": after}).status_code == 200
-
-
-def flask_login_site(tmp_path: Any) -> Flask:
-    from flask_login import LoginManager
-    from flask_login import UserMixin
-    from flask_login import login_user
-
-    class Member(UserMixin):
-        def __init__(self, uid: str) -> None:
-            self.id, self.username, self.email = uid, f"member{uid}", f"m{uid}@example.org"
-
-    app = Flask("fl", root_path=str(tmp_path), instance_path=str(tmp_path / "instance"))
-    app.config.update(SECRET_KEY="k" * 40, TALK_JWT_SECRET=SECRET, TALK_URL="https://talk.example.com")
-    LoginManager(app).user_loader(Member)
-    TalkAuth(app)
-
-    @app.route("/signin/<uid>")
-    def signin(uid: str) -> str:
-        login_user(Member(uid))
-        return "ok"
-
-    @app.route("/story")
-    def story() -> str:
-        from flask import render_template_string
-
-        return render_template_string("{{ talk_embed(asset_url='https://site/story') }}")
-
-    return app
 
 
 def test_flask_login_copied_cookie_is_dead_after_logout(tmp_path: Any) -> None:
@@ -178,15 +160,7 @@ def test_site_pages_with_a_token_are_not_cached(tmp_path: Any) -> None:
 
 
 def test_flask_login_sites_own_logout_view_revokes_too(tmp_path: Any) -> None:
-    from flask_login import logout_user
-
     app = flask_login_site(tmp_path)
-
-    @app.route("/signout", methods=["POST"])
-    def signout() -> str:
-        logout_user()
-        return "bye"
-
     reader = webtest.TestApp(app)
     reader.get("/signin/7")
     token = re.search(r'"token": ?"([^"]+)"', reader.get("/story").text).group(1)
@@ -215,3 +189,85 @@ def test_flask_login_site_without_a_credentials_checker_sends_readers_to_its_log
     assert answer.status_code == 404  # not a 500: this site signs readers in elsewhere
     app.login_manager.login_view = None
     assert client.get("/talk/login", headers={"Accept": "application/json"}).status_code == 404
+
+
+def test_flask_login_sites_own_logout_ends_a_talk_login(tmp_path: Any) -> None:
+    """After /talk/login, the site's own ``logout_user()`` signs the reader out of flask-talk too."""
+    app = flask_login_site(tmp_path, check_passwords=True)
+    client = app.test_client()
+    csrf = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
+    signed_in = client.post("/talk/login", json={"username": "member8", "password": "pass-8"},
+                            headers={"X-CSRFToken": csrf})
+    assert signed_in.status_code == 200
+    csrf = signed_in.get_json()["csrf_token"]
+    assert '"token"' in client.get("/story").text
+    client.post("/signout")
+    assert '"token"' not in client.get("/story").text
+    answer = client.post("/talk/token", headers={"X-CSRFToken": csrf})
+    assert answer.status_code == 401 and answer.get_json()["error"] == "login_required"
+    with client.session_transaction() as session:
+        assert USER_KEY not in session
+
+
+def test_flask_login_refusing_an_inactive_account_is_a_failed_sign_in(tmp_path: Any) -> None:
+    """Flask-Login's ``login_user`` refuses inactive users; /talk/login must not sign them in anyway."""
+    app = flask_login_site(tmp_path, check_passwords=True)
+    client = app.test_client()
+    csrf = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
+    refused = client.post("/talk/login", json={"username": "memberoff1", "password": "pass-off1"},
+                          headers={"X-CSRFToken": csrf})
+    assert refused.status_code == 401 and refused.get_json()["error"] == "invalid_credentials"
+    assert '"token"' not in client.get("/story").text
+
+
+def test_flask_login_sites_never_take_the_reader_from_flask_talks_session_key(tmp_path: Any) -> None:
+    """``current_user`` is the only source of truth: a leftover user id in the session is no sign-in."""
+    app = flask_login_site(tmp_path)
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session[USER_KEY] = "5"
+    assert '"token"' not in client.get("/story").text
+    client.get("/signin/6")  # the site's own login_user() drops the leftover key
+    with client.session_transaction() as session:
+        assert USER_KEY not in session and session[SID_KEY]  # and starts a sign-in id at once
+
+
+def test_flask_login_cookie_copied_before_any_token_is_dead_after_logout(tmp_path: Any) -> None:
+    """The site's ``login_user()`` starts a sign-in id at once, so logout revokes copies made before
+    the first token was minted."""
+    app = flask_login_site(tmp_path)
+    reader = app.test_client()
+    reader.get("/signin/9")
+    copied = reader.get_cookie("session").value
+    csrf = re.search(r'"csrf_token": ?"([^"]+)"', reader.get("/story").text).group(1)
+    assert reader.post("/talk/logout", headers={"X-CSRFToken": csrf, "Accept": "application/json"}).status_code == 200
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert '"token"' not in thief.get("/story").text
+    page = thief.get("/story").text  # the revoked session was cleared: this CSRF token is valid
+    assert '"token"' not in page
+    csrf = re.search(r'"csrf_token": ?"([^"]+)"', page).group(1)
+    assert thief.post("/talk/token", headers={"X-CSRFToken": csrf}).status_code == 401
+
+
+def test_flask_login_signing_in_again_through_talk_ends_the_sites_sign_in_once(tmp_path: Any,
+                                                                               monkeypatch: Any) -> None:
+    """/talk/login after the site's own login_user(): the old sign-in is revoked exactly once (by
+    log_in; the signal finds it gone) and the new one, started by the signal, stays live."""
+    app = flask_login_site(tmp_path, check_passwords=True)
+    client = app.test_client()
+    client.get("/signin/1")
+    copied = client.get_cookie("session").value
+    with app.app_context():
+        store = current_talk.store
+    revoked: list[str] = []
+    real = store.revoke_session
+    monkeypatch.setattr(store, "revoke_session", lambda sid, until: revoked.append(sid) or real(sid, until))
+    csrf = re.search(r'"csrf_token": ?"([^"]+)"', client.get("/story").text).group(1)
+    answer = client.post("/talk/login", json={"username": "member2", "password": "pass-2"},
+                         headers={"X-CSRFToken": csrf})
+    assert answer.status_code == 200 and len(revoked) == 1
+    assert client.post("/talk/token", headers={"X-CSRFToken": answer.get_json()["csrf_token"]}).status_code == 200
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert '"token"' not in thief.get("/story").text

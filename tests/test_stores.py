@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+from flask_talk import stores
 from flask_talk.stores import SQLiteStateStore
 from flask_talk.stores import session_key
 
@@ -32,6 +33,28 @@ def test_prune_drops_only_expired_rows(tmp_path):
     rows = store._run("SELECT jti FROM talk_issued")
     assert rows == [("live",)]
     assert store._run("SELECT id FROM talk_revoked") == [("revoked-live",)]
+
+
+def failures(store):
+    return store._run("SELECT key FROM talk_failures ORDER BY key")
+
+
+def test_prune_drops_login_failures_older_than_a_day(tmp_path):
+    store = SQLiteStateStore(str(tmp_path / "s.sqlite3"))
+    store.add_attempt(["account:a", "address:1"], 900)
+    store.prune()
+    assert failures(store) == [("account:a",), ("address:1",)]  # within the day: kept
+    store.prune(time.time() + 86400 + 60)
+    assert failures(store) == []
+
+
+def test_login_attempts_prune_too(tmp_path, monkeypatch):
+    """Failed sign-ins alone (no token ever minted) must not grow the file without end."""
+    store = SQLiteStateStore(str(tmp_path / "s.sqlite3"))
+    store._run("INSERT INTO talk_failures VALUES (?, ?)", ("account:old", time.time() - 2 * 86400))
+    monkeypatch.setattr(stores, "PRUNE_PROBABILITY", 1.0)
+    store.add_attempt(["account:new"], 900)
+    assert failures(store) == [("account:new",)]
 
 
 def test_attempts_count_within_the_window_and_can_be_withdrawn(tmp_path):
