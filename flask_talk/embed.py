@@ -51,7 +51,6 @@ def embed_context(asset_url: str | None = None, asset_id: str | None = None) -> 
         "asset_url": asset_url or request.base_url,
         "element_id": f"talk-embed-{next(_counter)}",
         "token_url": url_for("talk.token"),
-        "csrf_token": generate_csrf(),
         "renew_before": state.settings.renew_before_seconds,
     }
     if asset_id:
@@ -69,6 +68,9 @@ def embed_context(asset_url: str | None = None, asset_id: str | None = None) -> 
         logger.error("flask-talk: embed rendered anonymously: %s", exc)
     except ValueError as exc:
         logger.error("flask-talk: cannot mint a token for this reader: %s", exc)
+    # After current_reader(): a session signed out elsewhere is cleared there, and a CSRF
+    # token made from the old session would turn every renewal into a 400 instead of a 401.
+    config["csrf_token"] = generate_csrf()
     return {
         "config": config,
         "talk_url": talk_url,

@@ -56,12 +56,19 @@ def _signed_out_elsewhere(state: Any) -> bool:
     return isinstance(sid, str) and bool(sid) and state.store.is_revoked(session_key(sid))
 
 
+def _clear_session() -> None:
+    """Empty the session, and Flask-WTF's per-request copy of its CSRF token with it: a
+    token generated later in this request must belong to the new session, not the old."""
+    session.clear()
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+
+
 def _forget_session() -> None:
     if _uses_flask_login():
         from flask_login import logout_user
 
         logout_user()
-    session.clear()
+    _clear_session()
 
 
 def current_reader() -> dict[str, Any] | None:
@@ -112,7 +119,7 @@ def log_in(user: Any) -> dict[str, Any] | None:
         return None
     end_sign_in()
     profile = profile_of(user)
-    session.clear()
+    _clear_session()
     if flask_login:
         from flask_login import login_user
 

@@ -271,3 +271,44 @@ def test_flask_login_signing_in_again_through_talk_ends_the_sites_sign_in_once(t
     thief = app.test_client()
     thief.set_cookie("session", copied)
     assert '"token"' not in thief.get("/story").text
+
+
+def test_a_page_opened_with_a_signed_out_cookie_renews_into_a_401_not_a_400(app: Flask) -> None:
+    """The embed's CSRF token belongs to the session *after* the signed-out one is cleared,
+    so the page's renewal gets the honest answer: sign in again (401), not a CSRF failure."""
+    reader = webtest.TestApp(app)
+    login(reader, "alice")
+    copied = reader.cookies["session"]
+    reader.post("/talk/logout", {"csrf_token": reader.get("/talk/login", headers={
+        "Accept": "application/json"}).json["csrf_token"]})
+    stale = app.test_client()  # one cookie jar entry, replaced by the answer's cookie
+    stale.set_cookie("session", copied)
+    # /talk/embed: the embed is the first thing on the page to ask who is reading.
+    config = embed_config(stale.get("/talk/embed?asset_url=https://news.example/a").text)
+    assert "token" not in config
+    renewal = stale.post("/talk/token", headers={"X-CSRFToken": config["csrf_token"]})
+    assert (renewal.status_code, renewal.json["error"]) == (401, "login_required")
+
+
+def test_a_csrf_token_made_before_the_signed_out_session_is_cleared_is_not_reused(app: Flask) -> None:
+    """A site template that renders a form's ``csrf_token()`` before ``talk_embed()``: the
+    embed still gets a CSRF token of the session that is kept (Flask-WTF caches it per request)."""
+    from flask_wtf.csrf import generate_csrf
+
+    from flask_talk.embed import talk_embed
+
+    @app.route("/form-then-embed")
+    def form_then_embed() -> str:
+        generate_csrf()  # the site's own form, rendered first
+        return str(talk_embed(asset_url="https://news.example/a"))
+
+    reader = webtest.TestApp(app)
+    login(reader, "alice")
+    copied = reader.cookies["session"]
+    reader.post("/talk/logout", {"csrf_token": reader.get("/talk/login", headers={
+        "Accept": "application/json"}).json["csrf_token"]})
+    stale = app.test_client()
+    stale.set_cookie("session", copied)
+    config = embed_config(stale.get("/form-then-embed").text)
+    renewal = stale.post("/talk/token", headers={"X-CSRFToken": config["csrf_token"]})
+    assert (renewal.status_code, renewal.json["error"]) == (401, "login_required")
