@@ -115,6 +115,10 @@ def keep_out_of_caches(response: Response) -> Response:
 @bp.errorhandler(CSRFError)
 def csrf_failed(error: CSRFError) -> Any:
     if request.endpoint == "talk.logout" and not wants_json():
+        if "csrf_token" not in request.form:
+            # Most likely the site's own sign-out form, written without the field.
+            logger.warning("flask-talk: a sign-out form was posted without a csrf_token field; add "
+                           '<input type="hidden" name="csrf_token" value="{{ csrf_token() }}"> to it')
         # A sign-out form from a page open too long: ask again with a fresh token.
         return deny_framing(Response(render_template("flask_talk/logout.html"), status=400))
     if wants_json() or request.endpoint != "talk.login":
@@ -143,7 +147,8 @@ def store_unavailable(error: StoreUnavailable) -> Response:
 def _login_page(status: int = 200) -> Any:
     username = request.form.get("username", "") if request.method == "POST" else ""
     response = Response(render_template("flask_talk/login.html", username=username[:200],
-                                        next=safe_next(request.values.get("next"), "")),
+                                        next=safe_next(request.values.get("next"), ""),
+                                        reader=current_reader()),
                         status=status)
     return deny_framing(response)
 

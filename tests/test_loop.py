@@ -67,6 +67,21 @@ def test_page_renews_its_token_with_the_csrf_token_it_was_rendered_with(testapp,
     assert refused.forms[0].action.endswith("/talk/logout")
 
 
+def test_a_sign_out_form_without_its_csrf_field_is_named_in_the_log(testapp, caplog):
+    """The site's own sign-out form, written without ``{{ csrf_token() }}``: the reader is
+    asked to confirm, and the log tells the developer what the form lacks."""
+    login(testapp, "alice")
+    with caplog.at_level("WARNING", logger="flask_talk"):
+        refused = testapp.post("/talk/logout", {}, status=400)
+    assert "please confirm" in refused.text
+    assert "posted without a csrf_token field" in caplog.text
+    assert testapp.get("/talk/login", headers={"Accept": "application/json"}).json["user"]["username"] == "alice"
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="flask_talk"):
+        testapp.post("/talk/logout", {"csrf_token": "stale"}, status=400)
+    assert "csrf_token field" not in caplog.text
+
+
 def test_wrong_password_keeps_the_username_but_never_the_password(testapp):
     response = login(testapp, "alice", password="wrong-password-1")
     assert response.status_int == 401
@@ -124,3 +139,9 @@ def test_revoke_scenario_answers_a_body_that_is_no_json_object_with_400(testapp,
     answer = testapp.post("/demo/revoke", body, status=400,
                           headers={"X-CSRFToken": csrf, "Content-Type": "application/json"})
     assert answer.json["error"] == "bad_request"
+
+
+def test_the_sign_in_page_says_who_is_signed_in_already(testapp):
+    assert "You are signed in as" not in testapp.get("/talk/login").text
+    login(testapp, "alice")
+    assert "You are signed in as alice." in testapp.get("/talk/login").text
