@@ -70,7 +70,7 @@ MAX_LEEWAY_SECONDS = 300
 
 def _unset(value: Any) -> bool:
     """Talk reads its settings with ``process.env.X || default``: an empty value is no value."""
-    return value is None or (isinstance(value, str) and not value.strip())
+    return value is None or value == ""
 
 
 def apply_defaults(config: dict[str, Any], environ: Mapping[str, str] | None = None) -> None:

@@ -2,9 +2,11 @@
 
 flask-talk keeps two keys in the Flask session: the user id and a random session id that
 ties the tokens minted for this sign-in together, so logout can revoke all of them. A
-site on Flask-Login is recognised and its ``current_user`` is the only source of truth:
-our user id key is never written or read there, so the site's own ``logout_user()``
-signs the reader out of flask-talk too.
+site on Flask-Login is recognised and its ``current_user`` is the reader: its users are
+signed in with ``login_user`` and our user id key is not written for them. (Users that
+Flask-Login cannot sign in, such as the dicts of a ``@talk.credentials_checker``, keep our
+key.) Flask-Login's own ``login_user()`` and ``logout_user()`` drop our key, so the site's
+sign-out signs the reader out of flask-talk too.
 """
 from __future__ import annotations
 
@@ -58,8 +60,15 @@ def _signed_out_elsewhere(state: Any) -> bool:
 
 def _clear_session() -> None:
     """Empty the session, and Flask-WTF's per-request copy of its CSRF token with it: a
-    token generated later in this request must belong to the new session, not the old."""
+    token generated later in this request must belong to the new session, not the old.
+
+    Flask-Login's note to delete its remember-me cookie (``logout_user`` leaves it in the
+    session for its response hook) survives: without it that cookie would sign the reader
+    straight back in."""
+    remember = session.get("_remember")
     session.clear()
+    if remember == "clear":
+        session["_remember"] = remember
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
@@ -81,10 +90,11 @@ def current_reader() -> dict[str, Any] | None:
     if "_talk_reader" in g:
         return g._talk_reader
     state = get_state()
-    flask_login = _uses_flask_login()
-    user = _flask_login_user() if flask_login else None
-    user_id = None if flask_login else session.get(USER_KEY)
+    user = _flask_login_user() if _uses_flask_login() else None
+    user_id = None if user is not None else session.get(USER_KEY)
     if (user is not None or user_id) and _signed_out_elsewhere(state):
+        # Already revoked: drop the id first, so logout_user()'s signal writes nothing again.
+        session.pop(SID_KEY, None)
         _forget_session()
         user = user_id = None
     if user_id:
@@ -112,15 +122,14 @@ def log_in(user: Any) -> dict[str, Any] | None:
     reader is signed in with ``login_user`` only, whose signal then starts the new sign-in
     id (the old one is already gone: it is not revoked twice).
 
-    :raises TypeError: on a Flask-Login site, when ``user`` is not a Flask-Login user.
     """
-    flask_login = _uses_flask_login()
-    if flask_login and not _can_flask_login(user):
-        return None
+    flask_login_user = _uses_flask_login() and callable(getattr(user, "get_id", None))
+    if flask_login_user and not user.is_active:
+        return None  # login_user() would refuse it
     end_sign_in()
     profile = profile_of(user)
     _clear_session()
-    if flask_login:
+    if flask_login_user:
         from flask_login import login_user
 
         login_user(user)
@@ -129,14 +138,6 @@ def log_in(user: Any) -> dict[str, Any] | None:
         _new_session_id()
     g.pop("_talk_reader", None)
     return profile
-
-
-def _can_flask_login(user: Any) -> bool:
-    """Whether Flask-Login's ``login_user`` will sign ``user`` in (it refuses inactive users)."""
-    if not callable(getattr(user, "get_id", None)):
-        raise TypeError("this site uses Flask-Login: @talk.credentials_checker must return the "
-                        "site's Flask-Login user (with get_id), which becomes current_user")
-    return bool(user.is_active)
 
 
 def end_sign_in() -> int:

@@ -41,8 +41,8 @@ CORAL_ROLES = ("COMMENTER", "MEMBER", "STAFF", "MODERATOR", "ADMIN")
 CORAL_AVATAR_PATH = re.compile(r"\.(?:jpe?g|gif|png|webp)\Z", re.IGNORECASE)
 _EMAIL_SHAPED = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]*$")
-#: Characters RFC 3986 never allows unencoded in a URI.
-_NOT_IN_URIS = frozenset('<>"{}|\\^`\x7f')
+#: RFC 3986: unreserved and reserved characters, and ``%`` escapes.
+_URI_CHARACTERS = re.compile(r"^(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*\Z")
 logger = logging.getLogger("flask_talk")
 
 
@@ -92,10 +92,19 @@ def _absolute_url(value: Any, name: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"user {name!r} must be an absolute http(s) URL")
-    if any(ord(ch) < 33 or ch in _NOT_IN_URIS for ch in text):
-        # Coral checks these with Joi's uri(), which refuses the whole token over them.
+    if not _is_rfc3986(text, parts.netloc):
+        # Coral checks these with Joi's uri() (RFC 3986), which refuses the whole token over them.
         raise ValueError(f"user {name!r} has spaces or characters a URL cannot hold; percent-encode them")
     return text
+
+
+def _is_rfc3986(text: str, netloc: str) -> bool:
+    """ASCII URI characters only, ``%`` escapes well formed, brackets only around an IPv6 host,
+    and at most one ``#``."""
+    if not _URI_CHARACTERS.match(text) or text.count("#") > 1:
+        return False
+    outside_host = text.replace(netloc, "", 1)
+    return "[" not in outside_host and "]" not in outside_host
 
 
 def check_user_id(user_id: Any, *, allow_email_ids: bool) -> str:

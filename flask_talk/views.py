@@ -115,7 +115,7 @@ def keep_out_of_caches(response: Response) -> Response:
 @bp.errorhandler(CSRFError)
 def csrf_failed(error: CSRFError) -> Any:
     if request.endpoint == "talk.logout" and not wants_json():
-        if "csrf_token" not in request.form:
+        if current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token") not in request.form:
             # Most likely the site's own sign-out form, written without the field.
             logger.warning("flask-talk: a sign-out form was posted without a csrf_token field; add "
                            '<input type="hidden" name="csrf_token" value="{{ csrf_token() }}"> to it')
@@ -242,13 +242,13 @@ def login() -> Any:
         state.store.withdraw_attempt(keys, attempt)
         return _too_many(_throttled(keys) or window)
     user = state.users.authenticate(username, password) if username and password else None
-    if user is None:
+    profile = log_in(user) if user is not None else None
+    if profile is None:
+        # A wrong password, or an account Flask-Login refuses (inactive): the same answer,
+        # and the attempt stays counted, so the limit cannot be reset by a right guess.
         return _bad_credentials()
     state.store.withdraw_attempt(keys, attempt)
     state.store.clear_failures(keys[0])
-    profile = log_in(user)
-    if profile is None:  # Flask-Login refused the account (inactive): no different answer
-        return _bad_credentials()
     target = safe_next(data.get("next") or request.args.get("next"), "/")
     if wants_json():
         # The session was rotated: the caller needs the new CSRF token for its next POST.

@@ -41,12 +41,15 @@ def demo_app(directory: Any, **settings: Any) -> Any:
         return create_app(test_settings(**settings))
 
 
-def flask_login_site(directory: Any, *, check_passwords: bool = False) -> Any:
+def flask_login_site(directory: Any, *, check_passwords: bool = False, dict_users: bool = False) -> Any:
     """A site on Flask-Login with its own sign-in (``GET /signin/<id>``) and sign-out
     (``POST /signout``) views, and ``/story``, a page of its own with the embed.
 
     With ``check_passwords``, ``/talk/login`` signs members in too: username
     ``member<id>``, password ``pass-<id>``. Ids starting with ``off`` are inactive accounts.
+    With ``dict_users``, flask-talk's own callbacks serve plain dicts instead (a site whose
+    comment readers are not its Flask-Login users). ``/signin/<id>?remember=1`` sets
+    Flask-Login's remember-me cookie.
     """
     from flask import Flask
     from flask import render_template_string
@@ -75,9 +78,23 @@ def flask_login_site(directory: Any, *, check_passwords: bool = False) -> Any:
             uid = username.removeprefix("member")
             return Member(uid) if uid and password == f"pass-{uid}" else None
 
+    if dict_users:
+        readers = {"r1": {"id": "r1", "username": "reader1", "email": "r1@example.org"}}
+
+        @talk.user_loader
+        def find(user_id: str) -> dict[str, str] | None:
+            return readers.get(user_id)
+
+        @talk.credentials_checker
+        def check_reader(username: str, password: str) -> dict[str, str] | None:
+            found = next((r for r in readers.values() if r["username"] == username), None)
+            return found if found and password == "pass-" + found["id"] else None
+
     @app.route("/signin/<uid>")
     def signin(uid: str) -> str:
-        login_user(Member(uid))
+        from flask import request
+
+        login_user(Member(uid), remember=bool(request.args.get("remember")))
         return "ok"
 
     @app.route("/signout", methods=["POST"])

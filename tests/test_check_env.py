@@ -57,6 +57,7 @@ ENV_FILE_PROBES = [
     "export G=1\n#H=2\nI\nJ=\nK=\"\"\nL='\nM=\"unbalanced'\nN=a=b=c\nO.P-Q=dots\n",
     "R=\"x\"  \r\nS=y\r\nT=\u00e9t\u00e9\nU=\"\\\\n\"\nV=#not-a-comment\nW=a # b\n",
     "X=\"{\\\"k\\\": \\\"a\\\\nb\\\"}\"\n\u00c4=umlaut-key\n  Y  =  z  \nZ=\u2028x\n",
+    "\ufeffBOM=first-line\nSEP=\x1cx\x1c\nNBSP=\u00a0y\u00a0\nIDEO=\u3000z\u3000\n",
 ]
 
 

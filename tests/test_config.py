@@ -113,7 +113,7 @@ def test_empty_settings_take_talks_defaults_as_talk_does():
                  TALK_ROOT_URL="https://talk.example.com")
     assert (s.audience, s.expiry_seconds, s.alg, s.issuer) == ("talk", 86400, "HS256", "https://talk.example.com")
     config = {}
-    apply_defaults(config, environ={"TALK_JWT_SECRET": SECRET, "TALK_JWT_AUDIENCE": " ", "TALK_JWT_USER_ID_CLAIM": ""})
+    apply_defaults(config, environ={"TALK_JWT_SECRET": SECRET, "TALK_JWT_AUDIENCE": "", "TALK_JWT_USER_ID_CLAIM": ""})
     loaded = load_settings(config)
     assert (loaded.audience, loaded.user_id_claim) == ("talk", "sub")
     with pytest.raises(ConfigurationError, match="^TALK_JWT_SECRET: is not set"):

@@ -294,3 +294,36 @@ def test_demo_works_in_coral_format(coral_testapp):
     testapp.post("/talk/logout", {"csrf_token": csrf_from(page.text)})
     refused = testapp.get("/talk/user", headers={"Authorization": f"Bearer {token}"}, status=401)
     assert "revoked" in refused.json["error_description"]
+
+
+#: Profile URLs a site might hand over; Coral checks each with Joi.string().uri().
+PROFILE_URLS = [
+    "https://news.example/u/alice", "https://news.example/u/alice?tab=comments#top",
+    "https://news.example/u/al%C3%ADce", "https://news.example/u/(alice)!;v=2", "http://[::1]:8080/u/a",
+    "https://user:pw@news.example/u/a", "https://news.example/u/alice smith", "https://news.example/u/josé",
+    "https://news.example/a/[x].png", "https://news.example/a#b#c.png", "https://news.example/a\\b.png",
+    "https://news.example/<a>", "https://news.example/a|b",
+    "https://news.example/a\"b", "https://news.example/a{b}", "https://news.example/a^b", "https://news.example/a`b",
+    "https://news.example/\u00a0", "https://news.example/a\tb",
+]
+#: Refused here though Joi lets them pass: a ``%`` must start an escape (RFC 3986).
+STRICTER_THAN_CORAL = ["https://news.example/a%zz", "https://news.example/a%2"]
+
+
+@pytest.mark.node
+def test_profile_urls_we_put_in_a_token_are_urls_coral_accepts(coral_app):
+    """Coral refuses the whole SSO token when user.url or user.avatar fails Joi's uri():
+    every URL flask-talk lets through must pass it, and the ordinary ones must get through."""
+    urls = PROFILE_URLS + STRICTER_THAN_CORAL
+    joi = talk_node([{"op": "is_uri", "text": url} for url in urls])
+    base = {"id": "7", "username": "zoe", "email": "zoe@example.org"}
+    with coral_app.app_context():
+        codec = get_state().codec
+        for url, answer in zip(urls, joi):
+            try:
+                minted = codec.mint({**base, "url": url})
+            except ValueError:
+                assert not answer["value"] or url in STRICTER_THAN_CORAL, f"refused a URL Coral accepts: {url!r}"
+                continue
+            assert answer["value"], f"let through a URL Coral refuses: {url!r}"
+            assert minted.claims["user"]["url"] == url

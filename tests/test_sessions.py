@@ -220,16 +220,66 @@ def test_flask_login_refusing_an_inactive_account_is_a_failed_sign_in(tmp_path: 
     assert '"token"' not in client.get("/story").text
 
 
-def test_flask_login_sites_never_take_the_reader_from_flask_talks_session_key(tmp_path: Any) -> None:
-    """``current_user`` is the only source of truth: a leftover user id in the session is no sign-in."""
-    app = flask_login_site(tmp_path)
+def test_flask_login_users_are_signed_in_by_flask_login_only(tmp_path: Any) -> None:
+    """A Flask-Login user signed in through /talk/login is ``current_user``: flask-talk's own
+    user id key is not written, and the site's own login_user() drops a leftover one."""
+    app = flask_login_site(tmp_path, check_passwords=True)
     client = app.test_client()
+    csrf = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
+    assert client.post("/talk/login", json={"username": "member3", "password": "pass-3"},
+                       headers={"X-CSRFToken": csrf}).status_code == 200
     with client.session_transaction() as session:
+        assert USER_KEY not in session and session["_user_id"] == "3"
         session[USER_KEY] = "5"
-    assert '"token"' not in client.get("/story").text
-    client.get("/signin/6")  # the site's own login_user() drops the leftover key
+    client.get("/signin/6")
     with client.session_transaction() as session:
-        assert USER_KEY not in session and session[SID_KEY]  # and starts a sign-in id at once
+        assert USER_KEY not in session and session[SID_KEY]  # and a sign-in id starts at once
+
+
+def test_flask_login_site_with_its_own_dict_readers_signs_them_in(tmp_path: Any) -> None:
+    """Readers that are not Flask-Login users (dicts from @talk callbacks) are kept in
+    flask-talk's session key, and the site's own logout_user() still ends them."""
+    app = flask_login_site(tmp_path, dict_users=True)
+    client = app.test_client()
+    csrf = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
+    signed_in = client.post("/talk/login", json={"username": "reader1", "password": "pass-r1"},
+                            headers={"X-CSRFToken": csrf})
+    assert signed_in.status_code == 200 and signed_in.get_json()["user"]["id"] == "r1"
+    token = embed_config(client.get("/story").text)["token"]
+    assert client.get("/talk/user", headers={"Authorization": f"Bearer {token}"}).get_json()["id"] == "r1"
+    client.post("/signout")
+    assert "token" not in embed_config(client.get("/story").text)
+    assert client.get("/talk/user", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_flask_login_inactive_account_with_the_right_password_keeps_the_failure_count(tmp_path: Any) -> None:
+    """A right guess for a suspended account must not reset the limit (or show it was right)."""
+    app = flask_login_site(tmp_path, check_passwords=True)
+    limit = app.extensions["talk"].settings.login_max_failures
+
+    def attempts(final_password: str) -> list[int]:
+        client = app.test_client()
+        csrf = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
+        passwords = ["wrong"] * (limit - 1) + [final_password, "wrong"]
+        return [client.post("/talk/login", json={"username": "memberoff" + final_password[-1],
+                                                 "password": password},
+                            headers={"X-CSRFToken": csrf}, environ_base={"REMOTE_ADDR": "10.0.0." + final_password[-1]}
+                            ).status_code for password in passwords]
+
+    assert attempts("pass-off1")[-2:] == [401, 429]  # the right password, then the limit holds
+    assert attempts("wrong-2")[-2:] == [401, 429]     # the same as a wrong one
+
+
+def test_talk_logout_deletes_flask_logins_remember_me_cookie(tmp_path: Any) -> None:
+    """Otherwise the remember-me cookie signs the reader straight back in on the next page."""
+    app = flask_login_site(tmp_path, check_passwords=True)
+    client = app.test_client()
+    client.get("/signin/8?remember=1")
+    assert client.get_cookie("remember_token") is not None
+    csrf = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
+    client.post("/talk/logout", headers={"X-CSRFToken": csrf, "Accept": "application/json"})
+    assert client.get_cookie("remember_token") is None
+    assert client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["user"] is None
 
 
 def test_flask_login_cookie_copied_before_any_token_is_dead_after_logout(tmp_path: Any) -> None:
@@ -312,3 +362,22 @@ def test_a_csrf_token_made_before_the_signed_out_session_is_cleared_is_not_reuse
     config = embed_config(stale.get("/form-then-embed").text)
     renewal = stale.post("/talk/token", headers={"X-CSRFToken": config["csrf_token"]})
     assert (renewal.status_code, renewal.json["error"]) == (401, "login_required")
+
+
+def test_replaying_a_signed_out_flask_login_cookie_writes_nothing_to_the_store(tmp_path: Any,
+                                                                               monkeypatch: Any) -> None:
+    """The sign-in is already revoked: clearing the stale session must not revoke it again
+    (each replay would be a store write, and a 503 while the store is down)."""
+    app = flask_login_site(tmp_path)
+    client = app.test_client()
+    client.get("/signin/4")
+    copied = client.get_cookie("session").value
+    client.post("/signout")
+    store = app.extensions["talk"].store
+    writes: list[str] = []
+    real = store.revoke_session
+    monkeypatch.setattr(store, "revoke_session", lambda sid, until: writes.append(sid) or real(sid, until))
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert '"token"' not in thief.get("/story").text
+    assert writes == []

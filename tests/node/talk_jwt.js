@@ -7,6 +7,7 @@
  *          (any request may add lib: 8 to run on jsonwebtoken 8.5.1)
  *          {op: "ms", text}                             -> {ok, value}  (Talk's duration parser, ms 2.1.2)
  *          {op: "dotenv", text}                         -> {ok, value}  (Talk's .env reader, dotenv 4.0.0)
+ *          {op: "is_uri", text}                         -> {ok, value}  (Coral's Joi.string().uri())
  *          {op: "sign", env, payload, kid?}             -> {ok, token}
  *          {op: "coral_verify", coral, token}           -> {ok, payload, verifier} | {ok: false, error}
  *          {op: "coral_sign", coral, payload, kid?}     -> {ok, token}   (as a site following Coral's docs)
@@ -96,10 +97,10 @@ const CORAL_ROLES = ['COMMENTER', 'MEMBER', 'STAFF', 'MODERATOR', 'ADMIN'];
 
 function isString(v) { return typeof v === 'string' && v.length > 0; }  // Joi.string(): no ''
 function isNumber(v) { return typeof v === 'number' && isFinite(v); }
-function isUri(v) {
-  if (!isString(v)) { return false; }
-  try { const u = new URL(v); return Boolean(u.protocol); } catch (e) { return false; }
-}
+/* Coral's SSOUserProfileSchema checks url and avatar with Joi.string().uri() (joi 17). */
+const Joi = require('joi');
+const URI = Joi.string().uri();
+function isUri(v) { return isString(v) && !URI.validate(v).error; }
 
 /* Coral keeps user.avatar only when this matches the URL's pathname, and drops it silently
  * otherwise (common/lib/helpers/validateImagePathname.ts; sso.ts isValidImageURL). */
@@ -212,6 +213,7 @@ process.stdin.on('end', () => {
       if (req.op === 'raw_sign') { return { ok: true, token: rawSign(req) }; }
       if (req.op === 'jwks_verify') { return { ok: true, payload: jwksVerify(req) }; }
       if (req.op === 'dotenv') { return { ok: true, value: require('dotenv').parse(req.text) }; }
+      if (req.op === 'is_uri') { return { ok: true, value: isUri(req.text) }; }
       if (req.op === 'ms') { const v = require('ms')(req.text); return { ok: true, value: v === undefined ? null : v }; }
       return { ok: false, error: 'unknown op' };
     } catch (e) {
