@@ -20,6 +20,13 @@ from .conftest import embed_config
 from .conftest import login
 
 
+def json_login(client: Any, username: str, password: str, **options: Any) -> Any:
+    """``POST /talk/login`` as a script does it: fetch the CSRF token, send JSON credentials."""
+    csrf = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
+    return client.post("/talk/login", json={"username": username, "password": password},
+                       headers={"X-CSRFToken": csrf}, **options)
+
+
 def lookup(testapp: webtest.TestApp, token: str, status: int = 200) -> Any:
     return testapp.get("/talk/user", headers={"Authorization": f"Bearer {token}"}, status=status)
 
@@ -195,9 +202,7 @@ def test_flask_login_sites_own_logout_ends_a_talk_login(tmp_path: Any) -> None:
     """After /talk/login, the site's own ``logout_user()`` signs the reader out of flask-talk too."""
     app = flask_login_site(tmp_path, check_passwords=True)
     client = app.test_client()
-    csrf = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
-    signed_in = client.post("/talk/login", json={"username": "member8", "password": "pass-8"},
-                            headers={"X-CSRFToken": csrf})
+    signed_in = json_login(client, "member8", "pass-8")
     assert signed_in.status_code == 200
     csrf = signed_in.get_json()["csrf_token"]
     assert '"token"' in client.get("/story").text
@@ -213,9 +218,7 @@ def test_flask_login_refusing_an_inactive_account_is_a_failed_sign_in(tmp_path: 
     """Flask-Login's ``login_user`` refuses inactive users; /talk/login must not sign them in anyway."""
     app = flask_login_site(tmp_path, check_passwords=True)
     client = app.test_client()
-    csrf = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
-    refused = client.post("/talk/login", json={"username": "memberoff1", "password": "pass-off1"},
-                          headers={"X-CSRFToken": csrf})
+    refused = json_login(client, "memberoff1", "pass-off1")
     assert refused.status_code == 401 and refused.get_json()["error"] == "invalid_credentials"
     assert '"token"' not in client.get("/story").text
 
@@ -225,9 +228,7 @@ def test_flask_login_users_are_signed_in_by_flask_login_only(tmp_path: Any) -> N
     user id key is not written, and the site's own login_user() drops a leftover one."""
     app = flask_login_site(tmp_path, check_passwords=True)
     client = app.test_client()
-    csrf = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
-    assert client.post("/talk/login", json={"username": "member3", "password": "pass-3"},
-                       headers={"X-CSRFToken": csrf}).status_code == 200
+    assert json_login(client, "member3", "pass-3").status_code == 200
     with client.session_transaction() as session:
         assert USER_KEY not in session and session["_user_id"] == "3"
         session[USER_KEY] = "5"
@@ -241,9 +242,7 @@ def test_flask_login_site_with_its_own_dict_readers_signs_them_in(tmp_path: Any)
     flask-talk's session key, and the site's own logout_user() still ends them."""
     app = flask_login_site(tmp_path, dict_users=True)
     client = app.test_client()
-    csrf = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
-    signed_in = client.post("/talk/login", json={"username": "reader1", "password": "pass-r1"},
-                            headers={"X-CSRFToken": csrf})
+    signed_in = json_login(client, "reader1", "pass-r1")
     assert signed_in.status_code == 200 and signed_in.get_json()["user"]["id"] == "r1"
     token = embed_config(client.get("/story").text)["token"]
     assert client.get("/talk/user", headers={"Authorization": f"Bearer {token}"}).get_json()["id"] == "r1"
@@ -257,17 +256,16 @@ def test_flask_login_inactive_account_with_the_right_password_keeps_the_failure_
     app = flask_login_site(tmp_path, check_passwords=True)
     limit = app.extensions["talk"].settings.login_max_failures
 
-    def attempts(final_password: str) -> list[int]:
+    def attempts(uid: str, guess: str) -> list[int]:
+        """``limit - 1`` wrong passwords, then ``guess``, then one more wrong one."""
         client = app.test_client()
-        csrf = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["csrf_token"]
-        passwords = ["wrong"] * (limit - 1) + [final_password, "wrong"]
-        return [client.post("/talk/login", json={"username": "memberoff" + final_password[-1],
-                                                 "password": password},
-                            headers={"X-CSRFToken": csrf}, environ_base={"REMOTE_ADDR": "10.0.0." + final_password[-1]}
-                            ).status_code for password in passwords]
+        passwords = ["wrong"] * (limit - 1) + [guess, "wrong"]
+        return [json_login(client, "member" + uid, password,
+                           environ_base={"REMOTE_ADDR": "10.0.0." + uid[-1]}).status_code
+                for password in passwords]
 
-    assert attempts("pass-off1")[-2:] == [401, 429]  # the right password, then the limit holds
-    assert attempts("wrong-2")[-2:] == [401, 429]     # the same as a wrong one
+    assert attempts("off1", "pass-off1")[-2:] == [401, 429]  # the right password, then the limit holds
+    assert attempts("off2", "wrong")[-2:] == [401, 429]      # just as after a wrong one
 
 
 def test_talk_logout_deletes_flask_logins_remember_me_cookie(tmp_path: Any) -> None:
