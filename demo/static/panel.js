@@ -106,7 +106,14 @@
       set('qa-stream', 'refused (' + reason + ')');
       log('Talk refused the token: ' + reason);
     }
-    if (report.lookup) { showLookup(report.lookup.status, report.lookup.body, "called by Talk's tokenUserNotFound hook"); }
+    if (report.lookup) {
+      showLookup(report.lookup.status, report.lookup.body, "called by Talk's tokenUserNotFound hook");
+    } else {
+      // A result shown for an earlier token would read as this token's.
+      set('qa-lookup-summary', 'not called for this token' +
+        (detail.status === 200 && body.user ? ' (Talk already knows the user)' : ' (Talk stopped before it)'));
+      set('qa-lookup', 'none');
+    }
   }
 
   document.addEventListener('talk:ready', function (e) { show(e.detail.token); });

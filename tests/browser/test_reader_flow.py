@@ -119,6 +119,9 @@ def test_tampered_token_shows_the_reason(live_demo, open_reader, shots):
     expect(page.get_by_test_id("qa-verify-summary")).to_have_text(
         "HTTP 204: anonymous: the signature does not verify")
     expect(page.get_by_test_id("qa-auth")).to_contain_text('"code": "bad_signature"')
+    # The earlier token's lookup result is not left standing as if it were this token's.
+    expect(page.get_by_test_id("qa-lookup-summary")).to_have_text(
+        "not called for this token (Talk stopped before it)")
     expect(page.get_by_label("Your comment")).to_be_hidden()
     shots.take(page, "tampered", full_page=True)
 
