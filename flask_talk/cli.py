@@ -66,7 +66,12 @@ def issue_token(user_id: str) -> None:
 @talk_cli.command("verify-token")
 @click.argument("token")
 def verify_token(token: str) -> None:
-    """Print the claims of TOKEN, or exactly why it is refused (exit status 1)."""
+    """Print the claims of TOKEN, or exactly why it is refused (exit status 1).
+
+    TOKEN ``-`` reads it from standard input, which keeps it out of shell history and ``ps``.
+    """
+    if token == "-":
+        token = sys.stdin.read()
     state = get_state()
     try:
         claims = state.codec.verify(token.strip())
@@ -171,16 +176,17 @@ def _load_talk_side(talk: dict[str, Any], site: Mapping[str, Any]) -> tuple[Talk
         except ConfigurationError as exc:
             if exc.key in replaced:
                 return None, invalid
-            invalid.append(f"{exc.key}: the Talk env file's value is invalid: {exc}")
-            if exc.key in _KEY_SETTINGS:
-                # A secret is checked against the algorithm: compare the algorithm from the
-                # file as written, then continue with the site's keys and algorithm.
-                if str(talk.get("TALK_JWT_ALG")) != str(site.get("TALK_JWT_ALG")):
-                    invalid.append(f"TALK_JWT_ALG: the site uses {site.get('TALK_JWT_ALG')!r}, "
-                                   f"Talk uses {talk.get('TALK_JWT_ALG')!r}")
-                group: tuple[str, ...] = (*_KEY_SETTINGS, "TALK_JWT_ALG")
-            else:
-                group = (exc.key,)
+            algs_differ = str(talk.get("TALK_JWT_ALG")) != str(site.get("TALK_JWT_ALG"))
+            if exc.key in _KEY_SETTINGS and algs_differ:
+                # A secret is checked against the algorithm: the difference may be the
+                # algorithm alone. Compare it as written, then go on with the site's.
+                invalid.append(f"TALK_JWT_ALG: the site uses {site.get('TALK_JWT_ALG')!r}, "
+                               f"Talk uses {talk.get('TALK_JWT_ALG')!r}")
+                talk["TALK_JWT_ALG"] = site.get("TALK_JWT_ALG")
+                replaced.add("TALK_JWT_ALG")
+                continue
+            invalid.append(f"{exc.key}: the value in Talk's file cannot be used: {exc.message}")
+            group = (*_KEY_SETTINGS, "TALK_JWT_ALG") if exc.key in _KEY_SETTINGS else (exc.key,)
             for key in group:
                 talk[key] = site.get(key)
                 replaced.add(key)
@@ -274,8 +280,8 @@ def check_env(env_file: str) -> None:
     for mismatch in mismatches:
         click.echo(f"MISMATCH {mismatch}")
     if mismatches:
-        click.echo(f"{len(mismatches)} setting(s) disagree: Talk would treat the site's readers as anonymous",
-                   err=True)
+        click.echo(f"{len(mismatches)} setting(s) disagree or cannot be used on Talk's side "
+                   "(see the MISMATCH lines)", err=True)
         sys.exit(1)
 
 

@@ -14,6 +14,8 @@ class ConfigurationError(TalkError, RuntimeError):
 
     def __init__(self, key: str, message: str) -> None:
         self.key = key
+        #: The message without the key's name in front.
+        self.message = message
         super().__init__(f"{key}: {message}")
 
 

@@ -81,7 +81,7 @@ def test_export_lines_are_ignored_as_talks_dotenv_ignores_them(check):
     result = check({}, f"export TALK_JWT_SECRET='{SECRET}'\nTALK_ROOT_URL={ROOT_URL}\n")
     assert result.exit_code == 1
     assert "note     TALK_JWT_SECRET: line 1 starts with 'export'" in result.output
-    assert "MISMATCH TALK_JWT_SECRET: the Talk env file's value is invalid: TALK_JWT_SECRET: is not set" in result.output
+    assert "MISMATCH TALK_JWT_SECRET: the value in Talk's file cannot be used: is not set" in result.output
     assert "ok       TALK_JWT_SECRET\n" not in result.output
 
 
@@ -100,7 +100,7 @@ def test_double_quotes_turn_backslash_n_into_newlines_as_dotenv_does(check):
     assert single.exit_code == 0, single.output
     double = check(site, _env(TALK_JWT_ALG="ES256", TALK_JWT_SECRET=f'"{talk_value}"'))
     assert double.exit_code == 1
-    assert "MISMATCH TALK_JWT_SECRET: the Talk env file's value is invalid" in double.output
+    assert "MISMATCH TALK_JWT_SECRET: the value in Talk's file cannot be used" in double.output
 
 
 def test_an_invalid_value_does_not_hide_the_other_differences(check):
@@ -178,7 +178,7 @@ def test_asymmetric_talk_holding_only_the_public_key_agrees(check):
 def test_an_invalid_talk_env_names_the_variable(check):
     result = check({}, "TALK_ROOT_URL=https://talk.example.test/\n")
     assert result.exit_code == 1
-    assert "MISMATCH TALK_JWT_SECRET: the Talk env file's value is invalid" in result.output
+    assert "MISMATCH TALK_JWT_SECRET: the value in Talk's file cannot be used" in result.output
     result = check({}, _env(TALK_JWT_EXPIRY="forever"))
     assert "MISMATCH TALK_JWT_EXPIRY:" in result.output
 
@@ -187,3 +187,12 @@ def test_a_coral_site_has_nothing_to_compare(check):
     result = check({"TALK_TOKEN_FORMAT": "coral", "TALK_JWT_SECRET": "ssosec_" + "a" * 64}, _env())
     assert result.exit_code == 0
     assert "note     TALK_TOKEN_FORMAT: the site signs Coral 5+ SSO tokens" in result.output
+
+
+def test_a_different_algorithm_is_named_without_calling_the_same_secret_invalid(check):
+    """The site's 48-byte secret is too short for HS512: the difference is the algorithm."""
+    result = check({}, _env(TALK_JWT_ALG="HS512"))
+    assert result.exit_code == 1
+    assert "MISMATCH TALK_JWT_ALG: the site uses 'HS256', Talk uses 'HS512'" in result.output
+    assert "MISMATCH TALK_JWT_SECRET" not in result.output
+    assert "ok       TALK_JWT_SECRET\n" in result.output

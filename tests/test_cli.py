@@ -18,6 +18,13 @@ def test_create_user_issue_and_verify_token(runner):
     assert claims["sub"] == "dave" and claims["email"] == "dave@example.org"
 
 
+def test_verify_token_reads_the_token_from_stdin(runner):
+    token = runner.invoke(args=["talk", "issue-token", "reader-alice"]).output.strip()
+    verified = runner.invoke(args=["talk", "verify-token", "-"], input=token + "\n")
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.stdout)["sub"] == "reader-alice"
+
+
 def test_verify_token_says_why_it_fails(runner):
     issued = runner.invoke(args=["talk", "issue-token", "reader-alice"]).output.strip()
     tampered = issued[:-4] + ("AAAA" if not issued.endswith("AAAA") else "BBBB")
