@@ -223,7 +223,7 @@ def compare_settings(site: dict[str, Any], talk_env: dict[str, str]) -> tuple[li
     for key, mine, theirs in checks:
         if mine != theirs and key not in invalid:
             mismatches.append(f"{key}: the site uses {_shown(mine)}, Talk uses {_shown(theirs)}")
-    if site_settings.alg == talk_settings.alg and not invalid & set(_KEY_SETTINGS):
+    if not invalid & set(_KEY_SETTINGS):  # compared even when the algorithms differ too
         mismatches.extend(_compare_keys(site_settings.keys, talk_settings.keys))
     notes = []
     if site_settings.expiry_seconds != talk_settings.expiry_seconds:

@@ -196,3 +196,11 @@ def test_a_different_algorithm_is_named_without_calling_the_same_secret_invalid(
     assert "MISMATCH TALK_JWT_ALG: the site uses 'HS256', Talk uses 'HS512'" in result.output
     assert "MISMATCH TALK_JWT_SECRET" not in result.output
     assert "ok       TALK_JWT_SECRET\n" in result.output
+
+
+def test_a_different_secret_is_named_even_when_the_algorithm_differs_too(check):
+    other_hs512 = "x" * 64
+    result = check({}, _env(TALK_JWT_ALG="HS512", TALK_JWT_SECRET=other_hs512))
+    assert result.exit_code == 1
+    assert "MISMATCH TALK_JWT_ALG:" in result.output
+    assert "MISMATCH TALK_JWT_SECRET: the site signs with a different secret" in result.output
