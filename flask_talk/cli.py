@@ -22,6 +22,7 @@ from .errors import TokenError
 from .keys import ALGORITHMS
 from .keys import EC_CURVES
 from .keys import KeySet
+from .keys import load_key_set
 from .state import get_state
 
 talk_cli = AppGroup("talk", help="flask-talk: users, tokens and Talk settings.")
@@ -176,21 +177,29 @@ def _load_talk_side(talk: dict[str, Any], site: Mapping[str, Any]) -> tuple[Talk
         except ConfigurationError as exc:
             if exc.key in replaced:
                 return None, invalid
-            algs_differ = str(talk.get("TALK_JWT_ALG")) != str(site.get("TALK_JWT_ALG"))
-            if exc.key in _KEY_SETTINGS and algs_differ:
-                # A secret is checked against the algorithm: the difference may be the
-                # algorithm alone. Compare it as written, then go on with the site's.
+            if exc.key in _KEY_SETTINGS and str(talk.get("TALK_JWT_ALG")) != str(site.get("TALK_JWT_ALG")):
+                # A secret is checked against the algorithm: the difference is the algorithm
+                # alone when Talk's secret loads with the site's. Either way, name it.
                 invalid.append(f"TALK_JWT_ALG: the site uses {site.get('TALK_JWT_ALG')!r}, "
                                f"Talk uses {talk.get('TALK_JWT_ALG')!r}")
-                talk["TALK_JWT_ALG"] = site.get("TALK_JWT_ALG")
                 replaced.add("TALK_JWT_ALG")
-                continue
+                if _keys_load({**talk, "TALK_JWT_ALG": site.get("TALK_JWT_ALG")}):
+                    talk["TALK_JWT_ALG"] = site.get("TALK_JWT_ALG")
+                    continue
             invalid.append(f"{exc.key}: the value in Talk's file cannot be used: {exc.message}")
             group = (*_KEY_SETTINGS, "TALK_JWT_ALG") if exc.key in _KEY_SETTINGS else (exc.key,)
             for key in group:
                 talk[key] = site.get(key)
                 replaced.add(key)
     return None, invalid
+
+
+def _keys_load(config: Mapping[str, Any]) -> bool:
+    try:
+        load_key_set(config)
+    except ConfigurationError:
+        return False
+    return True
 
 
 def compare_settings(site: dict[str, Any], talk_env: dict[str, str]) -> tuple[list[str], list[str]]:

@@ -123,7 +123,14 @@ def _hmac_key(secret: Any, key: str, alg: str, *, coral: bool) -> OctKey:
         advice = ("copy the whole secret from Coral's admin page (Configure, Authentication, "
                   "single sign-on)" if coral else "generate one with `python -m flask_talk gen-secret`")
         raise ConfigurationError(key, f"the secret is {len(raw)} bytes; {alg} needs at least {need} ({advice})")
-    return OctKey.import_key(raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SecurityWarning)
+        try:
+            return OctKey.import_key(raw)
+        except (SecurityWarning, JoseError, ValueError):
+            # A public key used as an HMAC secret is the HS/RS confusion attack's key.
+            raise ConfigurationError(key, f"the secret looks like a PEM or SSH key, which must never be an "
+                                          f"{alg} secret (set TALK_JWT_ALG to the key's algorithm)") from None
 
 
 def _check_asymmetric(imported: Key, key: str, alg: str) -> None:

@@ -123,12 +123,14 @@ def log_in(user: Any) -> dict[str, Any] | None:
     id (the old one is already gone: it is not revoked twice).
 
     """
-    flask_login_user = _uses_flask_login() and callable(getattr(user, "get_id", None))
-    if flask_login_user and not user.is_active:
-        return None  # login_user() would refuse it
+    if not can_sign_in(user):
+        return None
+    flask_login_user = _is_flask_login_user(user)
     end_sign_in()
     profile = profile_of(user)
-    _clear_session()
+    # On a Flask-Login site, logout_user() also marks a remember-me cookie of the previous
+    # reader for deletion; without that, the cookie would bring that reader back.
+    _forget_session()
     if flask_login_user:
         from flask_login import login_user
 
@@ -138,6 +140,15 @@ def log_in(user: Any) -> dict[str, Any] | None:
         _new_session_id()
     g.pop("_talk_reader", None)
     return profile
+
+
+def _is_flask_login_user(user: Any) -> bool:
+    return _uses_flask_login() and callable(getattr(user, "get_id", None))
+
+
+def can_sign_in(user: Any) -> bool:
+    """Whether :func:`log_in` will sign ``user`` in: Flask-Login refuses inactive accounts."""
+    return not _is_flask_login_user(user) or bool(user.is_active)
 
 
 def end_sign_in() -> int:

@@ -43,6 +43,12 @@ _EMAIL_SHAPED = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]*$")
 #: RFC 3986: unreserved and reserved characters, and ``%`` escapes.
 _URI_CHARACTERS = re.compile(r"^(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*\Z")
+#: RFC 3986 authority: ``[userinfo@]host[:port]``, the host a name or a bracketed IP literal.
+_AUTHORITY = re.compile(
+    r"^(?:(?:[A-Za-z0-9\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})*@)?"
+    r"(?:\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+)\]"
+    r"|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+)"
+    r"(?::[0-9]*)?\Z")
 logger = logging.getLogger("flask_talk")
 
 
@@ -99,12 +105,12 @@ def _absolute_url(value: Any, name: str) -> str:
 
 
 def _is_rfc3986(text: str, netloc: str) -> bool:
-    """ASCII URI characters only, ``%`` escapes well formed, brackets only around an IPv6 host,
-    and at most one ``#``."""
-    if not _URI_CHARACTERS.match(text) or text.count("#") > 1:
+    """ASCII URI characters only, ``%`` escapes well formed, an authority of RFC 3986's shape
+    (brackets only around an IP literal, a port of digits), and at most one ``#``."""
+    if not _URI_CHARACTERS.match(text) or text.count("#") > 1 or not _AUTHORITY.match(netloc):
         return False
-    outside_host = text.replace(netloc, "", 1)
-    return "[" not in outside_host and "]" not in outside_host
+    outside_authority = text.replace(netloc, "", 1)  # the first match is the authority itself
+    return "[" not in outside_authority and "]" not in outside_authority
 
 
 def check_user_id(user_id: Any, *, allow_email_ids: bool) -> str:

@@ -26,6 +26,7 @@ from .embed import embed_context
 from .errors import ConfigurationError
 from .errors import StoreUnavailable
 from .readers import SignedOut
+from .readers import can_sign_in
 from .readers import current_reader
 from .readers import log_in
 from .readers import log_out
@@ -242,13 +243,16 @@ def login() -> Any:
         state.store.withdraw_attempt(keys, attempt)
         return _too_many(_throttled(keys) or window)
     user = state.users.authenticate(username, password) if username and password else None
-    profile = log_in(user) if user is not None else None
-    if profile is None:
+    if user is None or not can_sign_in(user):
         # A wrong password, or an account Flask-Login refuses (inactive): the same answer,
         # and the attempt stays counted, so the limit cannot be reset by a right guess.
         return _bad_credentials()
+    # The store first: if it fails, the 503 is true to its word and nothing changed.
     state.store.withdraw_attempt(keys, attempt)
     state.store.clear_failures(keys[0])
+    profile = log_in(user)
+    if profile is None:
+        return _bad_credentials()
     target = safe_next(data.get("next") or request.args.get("next"), "/")
     if wants_json():
         # The session was rotated: the caller needs the new CSRF token for its next POST.

@@ -204,3 +204,14 @@ def test_a_different_secret_is_named_even_when_the_algorithm_differs_too(check):
     assert result.exit_code == 1
     assert "MISMATCH TALK_JWT_ALG:" in result.output
     assert "MISMATCH TALK_JWT_SECRET: the site signs with a different secret" in result.output
+
+
+def test_a_secret_unusable_with_talks_own_algorithm_keeps_talks_reason(check):
+    """The reason given is the one for Talk's algorithm, not for the site's."""
+    bare_pem = json.loads(pem_secret("RS256"))["public"]  # a PEM where RS256 wants the JSON object
+    result = check({}, _env(TALK_JWT_ALG="RS256", TALK_JWT_SECRET=bare_pem))
+    assert result.exit_code == 1
+    assert "MISMATCH TALK_JWT_ALG: the site uses 'HS256', Talk uses 'RS256'" in result.output
+    assert "MISMATCH TALK_JWT_SECRET: the value in Talk's file cannot be used: RS256 needs a JSON object" in result.output
+    short = check({}, _env(TALK_JWT_ALG="HS512", TALK_JWT_SECRET="short"))
+    assert "HS512 needs at least 64" in short.output and "HS256 needs" not in short.output

@@ -194,3 +194,11 @@ def test_url_prefix_moves_the_blueprint(make_app):
     client = app.test_client()
     assert client.get("/sso/login").status_code == 200
     assert client.get("/talk/login").status_code == 404
+
+
+def test_a_public_key_as_an_hmac_secret_stops_start_up():
+    """The key of the HS/RS confusion attack must never become an HMAC secret."""
+    from .keypairs import key_pair
+
+    with pytest.raises(ConfigurationError, match="^TALK_JWT_SECRET: the secret looks like a PEM or SSH key"):
+        settings(TALK_JWT_SECRET=key_pair("RSA")[1])

@@ -305,6 +305,8 @@ PROFILE_URLS = [
     "https://news.example/<a>", "https://news.example/a|b",
     "https://news.example/a\"b", "https://news.example/a{b}", "https://news.example/a^b", "https://news.example/a`b",
     "https://news.example/\u00a0", "https://news.example/a\tb",
+    "http://[::1]@host/", "http://[::1]x/", "http://host:abc/", "http://host:80:90/", "http://:80/",
+    "https://news.example:8443/u/a", "http://[v1.fe]/u/a", "https://a%40b@news.example/u",
 ]
 #: Refused here though Joi lets them pass: a ``%`` must start an escape (RFC 3986).
 STRICTER_THAN_CORAL = ["https://news.example/a%zz", "https://news.example/a%2"]

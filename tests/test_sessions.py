@@ -379,3 +379,33 @@ def test_replaying_a_signed_out_flask_login_cookie_writes_nothing_to_the_store(t
     thief.set_cookie("session", copied)
     assert '"token"' not in thief.get("/story").text
     assert writes == []
+
+
+def test_signing_in_as_another_reader_deletes_the_previous_remember_me_cookie(tmp_path: Any) -> None:
+    """Otherwise Flask-Login's remember-me cookie of the previous reader brings them back on
+    the next request, in place of the reader who just signed in."""
+    app = flask_login_site(tmp_path, dict_users=True)
+    client = app.test_client()
+    client.get("/signin/8?remember=1")
+    assert client.get_cookie("remember_token") is not None
+    assert json_login(client, "reader1", "pass-r1").get_json()["user"]["id"] == "r1"
+    assert client.get_cookie("remember_token") is None
+    assert client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["user"]["id"] == "r1"
+
+
+def test_a_store_failure_while_signing_in_changes_nothing(app: Flask, monkeypatch: Any) -> None:
+    """The 503 says nothing was changed: the previous sign-in must still stand."""
+    from flask_talk.errors import StoreUnavailable
+
+    client = app.test_client()
+    assert json_login(client, "alice", PASSWORDS["alice"]).status_code == 200
+    store = app.extensions["talk"].store
+
+    def unavailable(*args: Any) -> None:
+        raise StoreUnavailable("sqlite", "OperationalError")
+
+    monkeypatch.setattr(store, "withdraw_attempt", unavailable)
+    assert json_login(client, "bob", PASSWORDS["bob"]).status_code == 503
+    monkeypatch.undo()
+    reader = client.get("/talk/login", headers={"Accept": "application/json"}).get_json()["user"]
+    assert reader["username"] == "alice"
