@@ -123,11 +123,11 @@ def gen_secret(alg: str, kid: str | None) -> None:
     click.echo(json.dumps(value))
 
 
-#: dotenv 4's line rule (what Talk 4 loads its ``.env`` with), in JavaScript's terms: an
-#: ASCII key, and ``.`` stops at any line terminator.
 #: JavaScript's whitespace (``\s`` and ``trim()``), which is not Python's: it has the BOM.
 _JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
     "\u2028\u2029\u202f\u205f\u3000\ufeff"
+#: dotenv 4's line rule (what Talk 4 loads its ``.env`` with), in JavaScript's terms: an
+#: ASCII key, and ``.`` stops at any line terminator.
 _DOTENV_LINE = re.compile(
     f"^[{_JS_SPACE}]*([A-Za-z0-9_.\\-]+)[{_JS_SPACE}]*=[{_JS_SPACE}]*([^\r\n\u2028\u2029]*)?[{_JS_SPACE}]*\\Z")
 _DOTENV_QUOTES = re.compile(r"^['\"]|['\"]\Z")

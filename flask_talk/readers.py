@@ -121,7 +121,6 @@ def log_in(user: Any) -> dict[str, Any] | None:
     copy of the cookie cannot outlive the next "Sign out". On a Flask-Login site the
     reader is signed in with ``login_user`` only, whose signal then starts the new sign-in
     id (the old one is already gone: it is not revoked twice).
-
     """
     if not can_sign_in(user):
         return None
